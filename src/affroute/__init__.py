@@ -1,0 +1,1 @@
+"""affroute: ticket routing for affiliate programs."""

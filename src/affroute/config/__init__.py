@@ -1,0 +1,57 @@
+"""The routing configuration: YAML in, validated and versioned typed objects out."""
+
+from affroute.config.fields import FIELDS, OPS_BY_KIND, FieldKind, FieldSpec, Op
+from affroute.config.loader import (
+    ALWAYS_OPEN,
+    ConfigError,
+    ConfigIssue,
+    load_config,
+    parse_config,
+    parse_config_text,
+)
+from affroute.config.model import (
+    FACTORS,
+    Actions,
+    Calendar,
+    Condition,
+    EscalationAction,
+    EscalationStep,
+    Group,
+    Normalisation,
+    RoutingConfig,
+    Rule,
+    Scale,
+    ScoringConfig,
+    SkillRequirement,
+    SlaPolicy,
+    Tier,
+)
+
+__all__ = [
+    "ALWAYS_OPEN",
+    "FACTORS",
+    "FIELDS",
+    "OPS_BY_KIND",
+    "Actions",
+    "Calendar",
+    "Condition",
+    "ConfigError",
+    "ConfigIssue",
+    "EscalationAction",
+    "EscalationStep",
+    "FieldKind",
+    "FieldSpec",
+    "Group",
+    "Normalisation",
+    "Op",
+    "RoutingConfig",
+    "Rule",
+    "Scale",
+    "ScoringConfig",
+    "SkillRequirement",
+    "SlaPolicy",
+    "Tier",
+    "load_config",
+    "parse_config",
+    "parse_config_text",
+]

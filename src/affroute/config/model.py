@@ -1,0 +1,143 @@
+"""The validated routing configuration as plain, frozen dataclasses used by the centre."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from affroute.config.fields import Op
+from affroute.domain import Agent, PartnerTier, Priority, Team, Urgency
+
+FACTORS = ("deal_value", "engagement", "lead_volume", "urgency", "attribution_anomaly")
+
+
+class Scale(StrEnum):
+    LOG = "log"
+    LINEAR = "linear"
+    PERCENTILE = "percentile"
+
+
+@dataclass(frozen=True, slots=True)
+class Normalisation:
+    """How a raw factor becomes 0..1: log or linear from a floor up to a cap, or percentile."""
+
+    scale: Scale
+    cap: float = 0.0
+    floor: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    weights: dict[str, float]  # normalised to sum to 1
+    deal_value: Normalisation
+    lead_volume: Normalisation
+    engagement_weights: dict[str, float]  # KPI -> weight, normalised to sum to 1
+    urgency_levels: dict[Urgency, float]
+    urgency_default: Urgency
+    urgency_keywords: dict[Urgency, tuple[str, ...]]  # most urgent first
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    priority: Priority
+    min_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    field: str
+    op: Op
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """``all`` of its items and ``any`` of its ``any`` items (an empty side is true)."""
+
+    all: tuple[Condition | Group, ...] = ()
+    any: tuple[Condition | Group, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRequirement:
+    name: str
+    level: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    team: str | None = None
+    priority: Priority | None = None
+    priority_floor: Priority | None = None
+    tags: tuple[str, ...] = ()
+    skills: tuple[SkillRequirement, ...] = ()
+    sla_policy: str | None = None
+    prefer_account_manager: bool = False
+    stop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    when: Group
+    then: Actions
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """Weekly business hours (weekday 0 = Monday) in a time zone, minus holidays."""
+
+    name: str
+    timezone: str
+    hours: dict[int, tuple[tuple[time, time], ...]]
+    holidays: frozenset[date] = frozenset()
+
+
+class EscalationAction(StrEnum):
+    NOTIFY = "notify"
+    RAISE_PRIORITY = "raise_priority"
+    REASSIGN = "reassign"
+    ADD_TAG = "add_tag"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    action: EscalationAction
+    at_fraction: float | None = None  # of the resolution target
+    after: timedelta | None = None  # business-time age
+    team: str | None = None
+    agent: str | None = None
+    tag: str | None = None
+    priority: Priority | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    name: str
+    priorities: frozenset[Priority]
+    partner_tiers: frozenset[PartnerTier]  # empty: any
+    teams: frozenset[str]  # empty: any
+    calendar: str
+    first_response: timedelta
+    next_response: timedelta | None
+    resolution: timedelta
+    escalations: tuple[EscalationStep, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    """Everything a routing decision depends on; ``version`` is a hash of its content."""
+
+    version: str
+    teams: dict[str, Team]
+    agents: tuple[Agent, ...]
+    scoring: ScoringConfig
+    tiers: tuple[Tier, ...]  # highest min_score first
+    rules: tuple[Rule, ...]
+    default_team: str
+    calendars: dict[str, Calendar]
+    sla_policies: tuple[SlaPolicy, ...] = ()
+    source: str = field(default="<memory>", compare=False)

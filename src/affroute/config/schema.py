@@ -1,0 +1,208 @@
+"""The YAML file's shape as pydantic models: structure and types, checked field by field."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+
+from affroute.config.fields import Op
+from affroute.config.model import EscalationAction, Scale
+from affroute.domain import AgentStatus, PartnerTier, Priority, Seniority, Urgency
+
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+)\s*m)?\s*$"
+)
+
+
+def parse_duration(raw: object) -> timedelta:
+    """Read ``90m``, ``4h``, ``1h30m``, ``2d`` (or a number of minutes) as a duration."""
+    if isinstance(raw, timedelta):
+        return raw
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        if raw <= 0:
+            raise ValueError("a duration must be positive")
+        return timedelta(minutes=raw)
+    match = _DURATION.match(raw) if isinstance(raw, str) and raw.strip() else None
+    if match is None:
+        raise ValueError(f"expected a duration like '90m', '4h', '1h30m' or '2d', got {raw!r}")
+    days, hours, minutes = (float(g) if g else 0.0 for g in match.groups())
+    value = timedelta(days=days, hours=hours, minutes=minutes)
+    if value <= timedelta(0):
+        raise ValueError("a duration must be positive")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConditionIn(_Strict):
+    field: str
+    op: Op
+    value: Any = None
+
+
+def _item_kind(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return "group" if ("all" in raw or "any" in raw) and "field" not in raw else "condition"
+    return "group" if isinstance(raw, GroupIn) else "condition"
+
+
+Item = Annotated[
+    Annotated[ConditionIn, Tag("condition")] | Annotated["GroupIn", Tag("group")],
+    Discriminator(_item_kind),
+]
+
+
+class GroupIn(_Strict):
+    all: list[Item] = Field(default_factory=list)
+    any: list[Item] = Field(default_factory=list)
+
+
+class SkillIn(_Strict):
+    name: str = Field(min_length=1)
+    level: int = Field(default=1, ge=1, le=5)
+
+
+def _skill(raw: Any) -> Any:
+    # "spanish" or "spanish:3" are shorthands for {name: spanish, level: 3}.
+    if isinstance(raw, str):
+        name, _, level = raw.partition(":")
+        return {"name": name.strip(), "level": int(level) if level.strip().isdigit() else 1}
+    return raw
+
+
+class ActionsIn(_Strict):
+    team: str | None = None
+    priority: Priority | None = None
+    priority_floor: Priority | None = None
+    tags: list[str] = Field(default_factory=list)
+    skills: list[Annotated[SkillIn, BeforeValidator(_skill)]] = Field(default_factory=list)
+    sla_policy: str | None = None
+    prefer_account_manager: bool = False
+    stop: bool = False
+
+
+class RuleIn(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    when: GroupIn = Field(default_factory=GroupIn)
+    then: ActionsIn
+
+
+class TeamIn(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_\-]+$")
+    skills: list[str] = Field(default_factory=list)
+    calendar: str = "24x7"
+
+
+class AgentIn(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    teams: list[str] = Field(min_length=1)
+    skills: dict[str, Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=dict)
+    capacity: int = Field(default=5, ge=0, le=1000)
+    status: AgentStatus = AgentStatus.ONLINE
+    seniority: Seniority = Seniority.MID
+
+
+class NormalisationIn(_Strict):
+    scale: Scale
+    cap: float | None = Field(default=None, gt=0)
+    floor: float | None = Field(default=None, ge=0)
+
+
+class EngagementIn(_Strict):
+    weekly_active_leads: float = Field(default=0.4, ge=0)
+    click_through_rate: float = Field(default=0.3, ge=0)
+    portal_logins: float = Field(default=0.3, ge=0)
+
+
+class UrgencyIn(_Strict):
+    levels: dict[Urgency, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {
+            Urgency.LOW: 0.1,
+            Urgency.NORMAL: 0.4,
+            Urgency.HIGH: 0.8,
+            Urgency.URGENT: 1.0,
+        }
+    )
+    default: Urgency = Urgency.NORMAL
+    keywords: dict[Urgency, list[str]] = Field(default_factory=dict)
+
+
+class WeightsIn(_Strict):
+    deal_value: float = Field(ge=0)
+    engagement: float = Field(ge=0)
+    lead_volume: float = Field(ge=0)
+    urgency: float = Field(ge=0)
+    attribution_anomaly: float = Field(ge=0)
+
+
+class ScoringIn(_Strict):
+    weights: WeightsIn
+    deal_value: NormalisationIn = NormalisationIn(scale=Scale.LOG, cap=50_000)
+    lead_volume: NormalisationIn = NormalisationIn(scale=Scale.PERCENTILE)
+    engagement: EngagementIn = EngagementIn()
+    urgency: UrgencyIn = UrgencyIn()
+
+
+class TierIn(_Strict):
+    priority: Priority
+    min_score: float = Field(ge=0, le=100)
+
+
+class CalendarIn(_Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    hours: dict[str, list[str]] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list)
+
+
+class EscalationIn(_Strict):
+    action: EscalationAction
+    at: float | None = Field(default=None, gt=0, le=10)
+    after: Duration | None = None
+    team: str | None = None
+    agent: str | None = None
+    tag: str | None = None
+    priority: Priority | None = None
+
+
+class SlaMatchIn(_Strict):
+    priority: list[Priority] = Field(default_factory=list)
+    partner_tier: list[PartnerTier] = Field(default_factory=list)
+    team: list[str] = Field(default_factory=list)
+
+
+class SlaPolicyIn(_Strict):
+    name: str = Field(min_length=1)
+    match: SlaMatchIn = SlaMatchIn()
+    calendar: str = "24x7"
+    first_response: Duration
+    next_response: Duration | None = None
+    resolution: Duration
+    escalations: list[EscalationIn] = Field(default_factory=list)
+
+
+class SlaIn(_Strict):
+    policies: list[SlaPolicyIn] = Field(default_factory=list)
+
+
+class ConfigIn(_Strict):
+    """The whole configuration file."""
+
+    default_team: str
+    teams: list[TeamIn] = Field(min_length=1)
+    agents: list[AgentIn] = Field(default_factory=list)
+    scoring: ScoringIn
+    tiers: list[TierIn] = Field(min_length=1)
+    rules: list[RuleIn] = Field(default_factory=list)
+    calendars: list[CalendarIn] = Field(default_factory=list)
+    sla: SlaIn = SlaIn()

@@ -1,0 +1,43 @@
+"""The nouns of affiliate ticket routing: plain dataclasses and enums, no behaviour beyond them."""
+
+from affroute.domain.models import (
+    PRIORITY_RANK,
+    Agent,
+    AgentStatus,
+    Anomaly,
+    AnomalyStatus,
+    Campaign,
+    Category,
+    Channel,
+    Deal,
+    Partner,
+    PartnerTier,
+    Priority,
+    PromotionType,
+    Seniority,
+    Team,
+    Ticket,
+    TicketStatus,
+    Urgency,
+)
+
+__all__ = [
+    "PRIORITY_RANK",
+    "Agent",
+    "AgentStatus",
+    "Anomaly",
+    "AnomalyStatus",
+    "Campaign",
+    "Category",
+    "Channel",
+    "Deal",
+    "Partner",
+    "PartnerTier",
+    "Priority",
+    "PromotionType",
+    "Seniority",
+    "Team",
+    "Ticket",
+    "TicketStatus",
+    "Urgency",
+]

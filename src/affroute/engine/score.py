@@ -1,0 +1,104 @@
+"""The multi-factor priority score: each factor normalised to 0..1, weighted, summed to 0-100."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from affroute.config import FACTORS, Normalisation, Scale, ScoringConfig, Tier
+from affroute.domain import Priority, Urgency
+from affroute.engine.facts import Facts
+
+
+@dataclass(frozen=True, slots=True)
+class FactorScore:
+    """One factor's part of the score: its raw input, 0..1 value, weight and points."""
+
+    name: str
+    raw: float | str | None
+    normalised: float
+    weight: float
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    score: float
+    factors: tuple[FactorScore, ...]
+    urgency: Urgency
+    urgency_detected: bool
+
+
+def normalise(value: float | None, norm: Normalisation) -> float:
+    """Scale a raw amount to 0..1 between floor and cap, on a log or linear scale.
+
+    Missing or at-floor amounts give 0, amounts at or over the cap give 1.
+    """
+    if value is None or value <= norm.floor:
+        return 0.0
+    if value >= norm.cap:
+        return 1.0
+    if norm.scale is Scale.LOG:
+        return math.log(value / norm.floor) / math.log(norm.cap / norm.floor)
+    return (value - norm.floor) / (norm.cap - norm.floor)
+
+
+class Scorer:
+    """Scores enriched tickets under one scoring configuration."""
+
+    def __init__(self, scoring: ScoringConfig) -> None:
+        self.scoring = scoring
+        self._weights = tuple(scoring.weights[name] for name in FACTORS)
+        # One alternation per urgency level, most urgent first; word boundaries so that
+        # "asap" does not fire inside another word.
+        self._keywords = tuple(
+            (urgency, re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b"))
+            for urgency, words in scoring.urgency_keywords.items()
+        )
+
+    def urgency(self, facts: Facts) -> tuple[Urgency, bool]:
+        """The declared urgency, else the most urgent level whose keywords the text has."""
+        if facts.ticket_urgency is not None:
+            return facts.ticket_urgency, False
+        for urgency, pattern in self._keywords:
+            if pattern.search(facts.ticket_text):
+                return urgency, True
+        return self.scoring.urgency_default, False
+
+    def score(self, facts: Facts) -> ScoreBreakdown:
+        """Weighted sum of the five factors, 0..100, with each factor's share kept."""
+        scoring = self.scoring
+        urgency, detected = self.urgency(facts)
+        if scoring.lead_volume.scale is Scale.PERCENTILE:
+            lead_volume = facts.lead_volume_percentile
+        else:
+            lead_volume = normalise(facts.partner_lead_volume, scoring.lead_volume)
+        values = (
+            normalise(facts.deal_value, scoring.deal_value),
+            facts.engagement_percentile,
+            lead_volume,
+            scoring.urgency_levels[urgency],
+            1.0 if facts.has_open_anomaly else 0.0,
+        )
+        raws: tuple[float | str | None, ...] = (
+            facts.deal_value,
+            facts.engagement_score,
+            facts.partner_lead_volume,
+            urgency.value,
+            len(facts.anomalies),
+        )
+        factors = tuple(
+            FactorScore(name, raw, value, weight, 100.0 * weight * value)
+            for name, raw, value, weight in zip(FACTORS, raws, values, self._weights, strict=True)
+        )
+        total = sum(f.points for f in factors)
+        return ScoreBreakdown(min(100.0, max(0.0, total)), factors, urgency, detected)
+
+
+def priority_for(score: float, tiers: tuple[Tier, ...]) -> Priority:
+    """The priority of the first tier (highest first) whose min_score the score reaches."""
+    for tier in tiers:
+        if score >= tier.min_score:
+            return tier.priority
+    return tiers[-1].priority
