@@ -18,6 +18,7 @@ AFFROUTE = [sys.executable, "-m", "affroute"]
 def affroute(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*AFFROUTE, *args],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
