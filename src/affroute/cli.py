@@ -19,7 +19,7 @@ from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
 from affroute.service.batch import BatchSummary, load_context, route_batch
-from affroute.service.records import RowError, TicketRow, load_rows
+from affroute.service.records import RowError, TicketRecord, load_rows
 
 app = typer.Typer(help="Ticket routing for affiliate programs.", no_args_is_help=True)
 config_app = typer.Typer(help="Check and explore routing configurations.", no_args_is_help=True)
@@ -174,7 +174,7 @@ def route(
     if loaded_context.missing:
         err.print(f"[yellow]no {', '.join(loaded_context.missing)} file in {context_dir}[/yellow]")
     with progress_bar("reading tickets", None):
-        loaded = load_rows(tickets, TicketRow)
+        loaded = load_rows(tickets, TicketRecord)
     errors = loaded_context.errors + loaded.errors
     router = Router(config)
     pool = AgentPool(config.agents)

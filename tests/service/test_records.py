@@ -8,7 +8,7 @@ import pytest
 
 from affroute.domain import Category, PartnerTier
 from affroute.service.batch import load_context
-from affroute.service.records import PartnerRow, TicketRow, load_rows
+from affroute.service.records import PartnerRecord, TicketRecord, load_rows
 from tests.conftest import config_with_rules
 
 HEADER = "id,created_at,partner_id,category,urgency,subject,body,tags\n"
@@ -19,7 +19,7 @@ def test_csv_tickets_with_empty_cells_and_tags(tmp_path: Path) -> None:
     path.write_text(
         HEADER + 'T1,2026-03-02T10:00:00+00:00,,payout,,"Hi, there",body,vip;reopened\n'
     )
-    loaded = load_rows(path, TicketRow)
+    loaded = load_rows(path, TicketRecord)
     assert loaded.errors == []
     [ticket] = loaded.items
     assert ticket.partner_id is None and ticket.urgency is None
@@ -38,7 +38,7 @@ def test_bad_rows_are_named_by_line_and_field(tmp_path: Path) -> None:
         + "T4,2026-03-02T10:00:00Z,,,,s,b,\n"
         + "T4,2026-03-02T11:00:00Z,,,,s,b,\n"  # duplicate id
     )
-    loaded = load_rows(path, TicketRow)
+    loaded = load_rows(path, TicketRecord)
     assert [t.id for t in loaded.items] == ["T4"]
     messages = [str(e) for e in loaded.errors]
     assert messages[0].startswith(f"{path}:2: created_at:") and "timezone" in messages[0]
@@ -54,7 +54,7 @@ def test_partner_rows_validate_ranges(tmp_path: Path) -> None:
         '{"id": "P2", "click_through_rate": 3}\n'
         "[1, 2]\n"
     )
-    loaded = load_rows(path, PartnerRow)
+    loaded = load_rows(path, PartnerRecord)
     assert [(p.id, p.tier, p.name) for p in loaded.items] == [("P1", PartnerTier.GOLD, "P1")]
     assert "click_through_rate" in str(loaded.errors[0]) and ":2:" in str(loaded.errors[0])
     assert str(loaded.errors[1]).endswith(":3: expected a JSON object")
@@ -64,7 +64,7 @@ def test_unknown_file_type_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_text("x")
     with pytest.raises(ValueError, match=r"expected a \.csv or \.jsonl file"):
-        load_rows(path, TicketRow)
+        load_rows(path, TicketRecord)
 
 
 def test_context_folder_prefers_jsonl_and_reports_missing_tables(tmp_path: Path) -> None:

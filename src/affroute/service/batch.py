@@ -14,21 +14,21 @@ from affroute.config import ScoringConfig
 from affroute.domain import Ticket
 from affroute.engine import AgentPool, Router, RoutingContext, RoutingDecision
 from affroute.service.records import (
-    AnomalyRow,
-    CampaignRow,
-    DealRow,
-    PartnerRow,
-    RecordRow,
+    AnomalyRecord,
+    CampaignRecord,
+    DealRecord,
+    PartnerRecord,
+    Record,
     RowError,
     load_rows,
     table_path,
 )
 
-CONTEXT_TABLES: dict[str, type[RecordRow]] = {
-    "partners": PartnerRow,
-    "deals": DealRow,
-    "campaigns": CampaignRow,
-    "anomalies": AnomalyRow,
+CONTEXT_TABLES: dict[str, type[Record]] = {
+    "partners": PartnerRecord,
+    "deals": DealRecord,
+    "campaigns": CampaignRecord,
+    "anomalies": AnomalyRecord,
 }
 
 
@@ -47,13 +47,13 @@ def load_context(directory: Path, scoring: ScoringConfig) -> LoadedContext:
     tables: dict[str, list[object]] = {}
     errors: list[RowError] = []
     missing: list[str] = []
-    for table, row_model in CONTEXT_TABLES.items():
+    for table, record_model in CONTEXT_TABLES.items():
         path = table_path(directory, table)
         if path is None:
             missing.append(table)
             tables[table] = []
             continue
-        loaded = load_rows(path, row_model)
+        loaded = load_rows(path, record_model)
         tables[table] = loaded.items
         errors.extend(loaded.errors)
     context = RoutingContext.build(

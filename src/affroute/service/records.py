@@ -49,7 +49,7 @@ class Loaded(Generic[T]):
     errors: list[RowError] = field(default_factory=list)
 
 
-class RecordRow(BaseModel):
+class Record(BaseModel):
     """A row of an input file, validated field by field."""
 
     # Unknown columns are ignored (exports carry extra ones); empty CSV cells are "missing".
@@ -61,7 +61,7 @@ class RecordRow(BaseModel):
         return None if value == "" else value
 
 
-class TicketRow(RecordRow):
+class TicketRecord(Record):
     id: str = Field(min_length=1)
     subject: str = ""
     body: str = ""
@@ -108,7 +108,7 @@ class TicketRow(RecordRow):
         )
 
 
-class PartnerRow(RecordRow):
+class PartnerRecord(Record):
     id: str = Field(min_length=1)
     name: str = ""
     tier: PartnerTier = PartnerTier.BRONZE
@@ -125,7 +125,7 @@ class PartnerRow(RecordRow):
         )
 
 
-class DealRow(RecordRow):
+class DealRecord(Record):
     id: str = Field(min_length=1)
     partner_id: str = Field(min_length=1)
     value: float = Field(ge=0)
@@ -134,7 +134,7 @@ class DealRow(RecordRow):
         return Deal(**self.model_dump())
 
 
-class CampaignRow(RecordRow):
+class CampaignRecord(Record):
     id: str = Field(min_length=1)
     name: str = ""
     channel: Channel
@@ -147,7 +147,7 @@ class CampaignRow(RecordRow):
         )
 
 
-class AnomalyRow(RecordRow):
+class AnomalyRecord(Record):
     id: str = Field(min_length=1)
     kind: str = Field(min_length=1)
     partner_id: str | None = None
@@ -197,7 +197,7 @@ def _describe(exc: ValidationError) -> str:
 
 def load_rows(
     path: Path,
-    row_model: type[RecordRow],
+    record_model: type[Record],
     progress: Callable[[int], None] | None = None,
 ) -> Loaded[Any]:
     """Validate every row of the file into domain objects, collecting the bad rows."""
@@ -210,7 +210,7 @@ def load_rows(
             loaded.errors.append(RowError(path, line, raw))
             continue
         try:
-            row = row_model.model_validate(raw)
+            row = record_model.model_validate(raw)
         except ValidationError as exc:
             loaded.errors.append(RowError(path, line, _describe(exc)))
             continue
