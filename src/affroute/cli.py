@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +19,16 @@ from affroute.config import FIELDS, OPS_BY_KIND, ConfigError, RoutingConfig, loa
 from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
+from affroute.service import configs, keys
 from affroute.service.batch import BatchSummary, load_context, route_batch
+from affroute.service.errors import AffrouteError
+from affroute.service.keys import Role
 from affroute.service.records import RowError, TicketRecord, load_rows
+from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
+from affroute.settings import Settings
+from affroute.store import migrate
+from affroute.store.db import make_engine, session_factory
 
 app = typer.Typer(help="Ticket routing for affiliate programs.", no_args_is_help=True)
 config_app = typer.Typer(help="Check and explore routing configurations.", no_args_is_help=True)
@@ -207,3 +216,130 @@ def route(
     _report_row_errors(errors)
     if errors:
         raise typer.Exit(1)
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="SQLAlchemy URL (default: $AFFROUTE_DATABASE_URL or SQLite)."
+    ),
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"database_url": database_url}) if database_url else settings
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    return UnitOfWork(session_factory(make_engine(settings.database_url)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None, revision: str = "head") -> None:
+    """Create or migrate the database schema (Alembic)."""
+    settings = _settings(database_url)
+    migrate.upgrade(settings.database_url, revision)
+    out.print(f"database at revision {migrate.current(settings.database_url)}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, analyst, agent or integration.")],
+    agent: Annotated[str | None, typer.Option(help="The agent id (agent keys only).")] = None,
+    name: Annotated[str, typer.Option(help="A note on who holds the key.")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    uow = _uow(_settings(database_url))
+    try:
+        _, plain = uow.run(
+            lambda s: keys.create(
+                session=s, role=role, agent_id=agent, name=name, now=datetime.now(UTC)
+            )
+        )
+    except AffrouteError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    out.print(plain, markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (use PostgreSQL for >1).")
+    ] = 1,
+    database_url: DatabaseUrl = None,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help="Config to activate if the database has none.")
+    ] = None,
+) -> None:
+    """Serve the REST API with uvicorn (the database must be migrated: affroute db upgrade)."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        os.environ["AFFROUTE_DATABASE_URL"] = database_url
+    if config_path:
+        os.environ["AFFROUTE_CONFIG_PATH"] = str(config_path)
+    settings = Settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        err.print(
+            "[yellow]several workers on SQLite are safe but serialised; use PostgreSQL[/yellow]"
+        )
+    out.print(f"affroute API on http://{host}:{port}/docs (database {settings.database_url})")
+    uvicorn.run(
+        "affroute.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the generated program.")] = 7,
+    tickets: Annotated[int, typer.Option(min=0, help="How many tickets to replay.")] = 1500,
+    handling_time: Annotated[
+        str, typer.Option(help="Each ticket is solved this long after arrival.")
+    ] = "6h",
+    database_url: DatabaseUrl = None,
+    config_path: Annotated[Path, typer.Option("--config")] = Path("examples/affiliate.yaml"),
+) -> None:
+    """Fill a database with a generated program replayed through the service; print an admin key."""
+    from affroute.service.demo import load_program
+    from affroute.synth import GeneratorSpec, generate_program
+
+    settings = _settings(database_url)
+    migrate.upgrade(settings.database_url)
+    uow = _uow(settings)
+    now = datetime.now(UTC)
+    _load_config_or_exit(config_path)
+    yaml_text = config_path.read_text(encoding="utf-8")
+    uow.run(lambda s: configs.activate(session=s, yaml_text=yaml_text, actor="demo", now=now))
+    spec = GeneratorSpec(tickets=tickets, weeks=max(1, tickets // 600))
+    program = generate_program(spec, np.random.default_rng(seed))
+    with progress_bar("replaying tickets", tickets) as done:
+        count = load_program(
+            uow=uow,
+            cache=RoutingCache(),
+            program=program,
+            handling_time=parse_duration(handling_time),
+            now=now,
+            progress=done,
+        )
+    _, plain = uow.run(
+        lambda s: keys.create(session=s, role=Role.ADMIN, name="demo admin", now=now)
+    )
+    out.print(f"loaded {len(program.partners)} partners, replayed {count} tickets")
+    out.print(f"demo admin key: {plain}", markup=False, highlight=False)

@@ -93,8 +93,13 @@ class AgentPool:
         for agent in agents:
             self.add_agent(agent)
 
-    def add_agent(self, agent: Agent) -> None:
-        """Add (or replace) an agent; its open tickets, if replaced, are kept."""
+    def add_agent(
+        self, agent: Agent, *, load: int | None = None, last_assigned: datetime | None = None
+    ) -> None:
+        """Add (or replace) an agent; ``load`` restores a count of open tickets held elsewhere.
+
+        A replaced agent keeps its open tickets unless ``load`` is given.
+        """
         old = self.agents.get(agent.id)
         if old is not None:
             for team in old.teams:
@@ -106,6 +111,8 @@ class AgentPool:
                 old.tickets,
                 old.last_assigned,
             )
+        if load is not None:
+            state.load, state.last_assigned = load, last_assigned
         self.agents[agent.id] = state
         for team in agent.teams:
             self._by_team.setdefault(team, []).append(state)

@@ -55,6 +55,7 @@ class RoutingDecision:
     queued: bool
     assignment_reason: str
     queue_position: int | None
+    preferred_agent: str | None  # the partner's account manager, when a rule prefers them
     tags: tuple[str, ...]
     required_skills: tuple[SkillRequirement, ...]
     sla_policy: str | None
@@ -85,6 +86,7 @@ class RoutingDecision:
             "queued": self.queued,
             "assignment_reason": self.assignment_reason,
             "queue_position": self.queue_position,
+            "preferred_agent": self.preferred_agent,
             "tags": list(self.tags),
             "required_skills": [f"{s.name}:{s.level}" for s in self.required_skills],
             "sla_policy": self.sla_policy,
@@ -228,6 +230,7 @@ class Router:
             flags.append("campaign_unknown")
 
         skills = tuple(state.skills)
+        preferred = facts.partner_account_manager if state.prefer_account_manager else None
         agent_id: str | None = None
         queued = False
         position: int | None = None
@@ -240,9 +243,7 @@ class Router:
                 score=breakdown.score,
                 created_at=ticket.created_at,
                 skills=skills,
-                preferred_agent=facts.partner_account_manager
-                if state.prefer_account_manager
-                else None,
+                preferred_agent=preferred,
             )
             outcome = pool.offer(item, now)
             if outcome.assignment is not None:
@@ -261,6 +262,7 @@ class Router:
             queued=queued,
             assignment_reason=reason,
             queue_position=position,
+            preferred_agent=preferred,
             tags=tuple(dict.fromkeys(state.tags)),
             required_skills=skills,
             sla_policy=state.sla_policy

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): routers per resource, schemas, auth, one error shape."""

@@ -1,0 +1,157 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from affroute.api import errors
+from affroute.api.deps import AppState, StateDep, utc_now
+from affroute.api.routes import agents as agent_routes
+from affroute.api.routes import catalog as catalog_routes
+from affroute.api.routes import config as config_routes
+from affroute.api.routes import tickets as ticket_routes
+from affroute.api.schemas import Health
+from affroute.service import agents, configs
+from affroute.service.errors import NotFoundError
+from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
+from affroute.settings import Settings
+from affroute.store.db import make_engine, session_factory
+
+log = logging.getLogger("affroute")
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = errors.error_body("payload_too_large", f"request body over {self.limit} bytes")
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):  # noqa: N818 - internal signal
+    pass
+
+
+def bootstrap_config(state: AppState) -> None:
+    """Activate the configured YAML file if the database has no active configuration."""
+
+    def work(session: Session) -> None:
+        try:
+            configs.get_active(session=session)
+        except NotFoundError:
+            yaml_text = state.settings.config_path.read_text(encoding="utf-8")
+            configs.activate(
+                session=session, yaml_text=yaml_text, actor="bootstrap", now=state.clock()
+            )
+
+    state.uow.run(work)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> FastAPI:
+    """Build the app; the database must already be migrated (``affroute db upgrade``)."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    state = AppState(settings, engine, sessions, UnitOfWork(sessions), RoutingCache(), clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(bootstrap_config, state)
+        sweeper = (
+            asyncio.create_task(_rebalance_forever(state)) if settings.rebalance_seconds else None
+        )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            engine.dispose()
+
+    app = FastAPI(
+        title="affroute",
+        version="0.1.0",
+        summary="Ticket routing for affiliate programs, every decision explained.",
+        lifespan=lifespan,
+    )
+    app.state.affroute = state
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    for module in (ticket_routes, catalog_routes, agent_routes, config_routes):
+        app.include_router(module.router)
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    def health() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @app.get("/ready", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    def ready(state: StateDep) -> Health | JSONResponse:
+        """Readiness: the database answers and a configuration is active."""
+        try:
+            with state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            version = state.uow.run(lambda s: configs.get_active(session=s)).version
+        except Exception as exc:  # report, do not crash: this is what a probe asks
+            return JSONResponse(
+                Health(status="unavailable", database=type(exc).__name__).model_dump(), 503
+            )
+        return Health(status="ready", database=state.engine.dialect.name, config_version=version)
+
+    return app
+
+
+async def _rebalance_forever(state: AppState) -> None:
+    """Let agents with free capacity pull queued tickets: covers races and missed wake-ups."""
+    while True:
+        await asyncio.sleep(state.settings.rebalance_seconds)
+        try:
+            await run_in_threadpool(
+                state.uow.run, lambda s: agents.rebalance(session=s, now=state.clock())
+            )
+        except Exception:  # keep sweeping; the next round retries
+            log.exception("queue rebalance failed")

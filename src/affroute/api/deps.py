@@ -1,0 +1,97 @@
+"""What route handlers are given: the app's state, the caller, role checks, the clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from affroute.service import keys
+from affroute.service.errors import ForbiddenError
+from affroute.service.keys import Principal, Role
+from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
+from affroute.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    uow: UnitOfWork
+    cache: RoutingCache
+    clock: Callable[[], datetime] = utc_now
+    _keys: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    _keys_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def principal(self, key: str | None) -> Principal:
+        """Check a key, trusting a recent success for ``key_cache_seconds``."""
+        ttl = self.settings.key_cache_seconds
+        now = time.monotonic()
+        if key and ttl:
+            with self._keys_lock:
+                hit = self._keys.get(key)
+            if hit is not None and now - hit[0] < ttl:
+                return hit[1]
+        principal = self.uow.run(lambda s: keys.authenticate(session=s, key=key))
+        if key and ttl:
+            with self._keys_lock:
+                if len(self._keys) > 10_000:
+                    self._keys.clear()
+                self._keys[key] = (now, principal)
+        return principal
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.affroute
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an affroute API key")
+
+
+def get_principal(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> Principal:
+    return state.principal(key)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles."""
+    allowed = frozenset(roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ForbiddenError(f"this needs one of the roles: {names}")
+        return principal
+
+    return check
+
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST))]
+CatalogReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST, Role.INTEGRATION))]
+CatalogWriter = Annotated[Principal, Depends(require(Role.ADMIN, Role.INTEGRATION))]
+TicketReader = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.ANALYST, Role.AGENT, Role.INTEGRATION))
+]
+TicketWriter = Annotated[Principal, Depends(require(Role.ADMIN, Role.INTEGRATION))]
+StatusChanger = Annotated[Principal, Depends(require(Role.ADMIN, Role.AGENT, Role.INTEGRATION))]
+Reassigner = Annotated[Principal, Depends(require(Role.ADMIN, Role.AGENT))]
+AgentViewer = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST, Role.AGENT))]

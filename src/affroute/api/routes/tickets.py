@@ -1,0 +1,182 @@
+"""/api/v1/tickets: ingest with routing, list, detail with trace and events, status, reassign."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.orm import Session
+
+from affroute.api.deps import Reassigner, StateDep, StatusChanger, TicketReader, TicketWriter
+from affroute.api.schemas import (
+    DecisionRead,
+    EventRead,
+    IngestResult,
+    Reassignment,
+    StatusChange,
+    TicketCreate,
+    TicketDetail,
+    TicketPage,
+    TicketRead,
+)
+from affroute.domain import Priority, TicketStatus
+from affroute.service import tickets
+from affroute.service.errors import NotFoundError
+from affroute.service.keys import Principal, Role
+from affroute.store.models import TicketRow
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+
+def _visible(session: Session, principal: Principal, ticket_id: str) -> TicketRow:
+    """The ticket, if this caller may see it; otherwise it does not exist for them."""
+    row = tickets.get(session=session, ticket_id=ticket_id)
+    if principal.role is Role.AGENT and not tickets.can_agent_see(
+        session, row, principal.agent_id or ""
+    ):
+        raise NotFoundError(f"ticket {ticket_id!r} does not exist")
+    return row
+
+
+@router.post("", status_code=201, response_model=IngestResult)
+def create_ticket(
+    body: TicketCreate,
+    state: StateDep,
+    principal: TicketWriter,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> IngestResult:
+    """Store a ticket, route and assign it in one transaction, and return the decision."""
+    now = state.clock()
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    data = tickets.TicketInput(
+        **body.model_dump(exclude={"tags", "created_at"}),
+        tags=tuple(body.tags),
+        created_at=body.created_at or now,
+    )
+
+    def work(session: Session) -> IngestResult:
+        done = tickets.ingest(
+            session=session,
+            cache=state.cache,
+            data=data,
+            actor=principal.key_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            now=now,
+        )
+        decisions = tickets.decisions_of(session=session, ticket_id=done.ticket.id)
+        first = DecisionRead.of(decisions[0]) if decisions else None
+        return IngestResult(
+            **TicketRead.of(done.ticket).model_dump(), decision=first, replayed=done.replayed
+        )
+
+    result = state.uow.run(work)
+    if result.replayed:
+        response.status_code = 200
+    return result
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(
+    state: StateDep,
+    principal: TicketReader,
+    status: TicketStatus | None = None,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+    agent_id: Annotated[str | None, Query(max_length=64)] = None,
+    priority: Priority | None = None,
+    partner_id: Annotated[str | None, Query(max_length=64)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int | None, Query(ge=1, description="clamped to the server's maximum")] = None,
+) -> TicketPage:
+    """Tickets newest first, filtered, one page at a time (follow ``next_cursor``)."""
+    settings = state.settings
+    size = min(limit or settings.default_page_size, settings.max_page_size)
+    filters = tickets.TicketFilter(
+        status=status,
+        team=team,
+        agent_id=agent_id,
+        priority=priority.value if priority else None,
+        partner_id=partner_id,
+        created_from=created_from,
+        created_to=created_to,
+        visible_to_agent=principal.agent_id if principal.role is Role.AGENT else None,
+    )
+
+    def work(session: Session) -> TicketPage:
+        rows = tickets.list_tickets(session=session, filters=filters, cursor=cursor, limit=size)
+        following = tickets.encode_cursor(rows[-1]) if len(rows) == size else None
+        return TicketPage(items=[TicketRead.of(r) for r in rows], next_cursor=following)
+
+    return state.uow.run(work)
+
+
+@router.get("/{ticket_id}", response_model=TicketDetail)
+def get_ticket(ticket_id: str, state: StateDep, principal: TicketReader) -> TicketDetail:
+    """One ticket with every routing decision (and its trace) and its event log."""
+
+    def work(session: Session) -> TicketDetail:
+        row = _visible(session, principal, ticket_id)
+        return TicketDetail(
+            **TicketRead.of(row).model_dump(),
+            decisions=[
+                DecisionRead.of(d) for d in tickets.decisions_of(session=session, ticket_id=row.id)
+            ],
+            events=[EventRead.of(e) for e in tickets.events_of(session=session, ticket_id=row.id)],
+        )
+
+    return state.uow.run(work)
+
+
+def _own_ticket(session: Session, principal: Principal, ticket_id: str) -> None:
+    """Agents may change only tickets assigned to them."""
+    row = _visible(session, principal, ticket_id)
+    if principal.role is Role.AGENT and row.agent_id != principal.agent_id:
+        raise NotFoundError(f"ticket {ticket_id!r} is not assigned to you")
+
+
+@router.post("/{ticket_id}/status", response_model=TicketRead)
+def change_status(
+    ticket_id: str, body: StatusChange, state: StateDep, principal: StatusChanger
+) -> TicketRead:
+    """Move the ticket to a new status; solving or closing frees the agent's slot."""
+
+    def work(session: Session) -> TicketRead:
+        _own_ticket(session, principal, ticket_id)
+        row = tickets.change_status(
+            session=session,
+            ticket_id=ticket_id,
+            status=body.status,
+            actor=principal.key_id,
+            now=state.clock(),
+        )
+        return TicketRead.of(row)
+
+    return state.uow.run(work)
+
+
+@router.post("/{ticket_id}/reassign", response_model=TicketRead)
+def reassign(
+    ticket_id: str, body: Reassignment, state: StateDep, principal: Reassigner
+) -> TicketRead:
+    """Send the ticket to another team or agent; the event records what made the first choice."""
+
+    def work(session: Session) -> TicketRead:
+        _own_ticket(session, principal, ticket_id)
+        row = tickets.reassign(
+            session=session,
+            cache=state.cache,
+            ticket_id=ticket_id,
+            team=body.team,
+            agent_id=body.agent_id,
+            reason=body.reason,
+            actor=principal.key_id,
+            now=state.clock(),
+        )
+        return TicketRead.of(row)
+
+    return state.uow.run(work)

@@ -1,0 +1,339 @@
+"""Request and response bodies.
+
+Requests forbid unknown fields, so no caller can set a field it does not own: status,
+team, agent, score and priority are the router's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from affroute.domain import (
+    AgentStatus,
+    AnomalyStatus,
+    Category,
+    Channel,
+    PartnerTier,
+    Priority,
+    PromotionType,
+    TicketStatus,
+    Urgency,
+)
+from affroute.store.models import (
+    AgentRow,
+    AnomalyRow,
+    CampaignRow,
+    DealRow,
+    DecisionRow,
+    PartnerRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketCreate(_In):
+    subject: str = Field(min_length=1, max_length=500)
+    body: str = Field(default="", max_length=200_000)
+    partner_id: str | None = Field(default=None, min_length=1, max_length=64)
+    deal_id: str | None = Field(default=None, min_length=1, max_length=64)
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=64)
+    category: Category | None = None
+    urgency: Urgency | None = None
+    channel: str = Field(default="portal", min_length=1, max_length=32)
+    region: str = Field(default="", max_length=32)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    created_at: AwareDatetime | None = Field(
+        default=None, description="when the partner wrote it (default: now)"
+    )
+
+
+class StatusChange(_In):
+    status: TicketStatus
+
+
+class Reassignment(_In):
+    team: str | None = Field(default=None, min_length=1, max_length=64)
+    agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DecisionRead(BaseModel):
+    id: int
+    config_version: str
+    team: str
+    team_source: str
+    priority: str
+    score: float
+    decided_at: datetime
+    trace: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: DecisionRow) -> DecisionRead:
+        return cls(
+            id=row.id,
+            config_version=row.config_version,
+            team=row.team,
+            team_source=row.team_source,
+            priority=row.priority,
+            score=round(row.score, 2),
+            decided_at=row.decided_at,
+            trace=row.trace,
+        )
+
+
+class EventRead(BaseModel):
+    id: int
+    kind: str
+    actor: str
+    at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: TicketEventRow) -> EventRead:
+        return cls(id=row.id, kind=row.kind, actor=row.actor, at=row.at, data=row.data)
+
+
+class TicketRead(BaseModel):
+    id: str
+    external_id: str | None
+    status: TicketStatus
+    priority: Priority
+    score: float
+    team: str
+    team_source: str
+    agent_id: str | None
+    queued: bool
+    tags: list[str]
+    required_skills: list[str]
+    sla_policy: str | None
+    partner_id: str | None
+    deal_id: str | None
+    campaign_id: str | None
+    category: str | None
+    urgency: str | None
+    channel: str
+    region: str
+    subject: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: TicketRow) -> TicketRead:
+        return cls(
+            id=row.id,
+            external_id=row.external_id,
+            status=TicketStatus(row.status),
+            priority=Priority(row.priority),
+            score=round(row.score, 2),
+            team=row.team,
+            team_source=row.team_source,
+            agent_id=row.agent_id,
+            queued=row.queued,
+            tags=list(row.tags),
+            required_skills=[f"{s['name']}:{s['level']}" for s in row.required_skills],
+            sla_policy=row.sla_policy,
+            partner_id=row.partner_id,
+            deal_id=row.deal_id,
+            campaign_id=row.campaign_id,
+            category=row.category,
+            urgency=row.urgency,
+            channel=row.channel,
+            region=row.region,
+            subject=row.subject,
+            body=row.body,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class IngestResult(TicketRead):
+    """The stored ticket and the decision that routed it."""
+
+    decision: DecisionRead | None
+    replayed: bool = Field(description="true when this repeats an earlier identical request")
+
+
+class TicketDetail(TicketRead):
+    decisions: list[DecisionRead]
+    events: list[EventRead]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketRead]
+    next_cursor: str | None
+
+
+class PartnerIn(_In):
+    id: str = Id
+    name: str = Field(default="", max_length=200)
+    tier: PartnerTier = PartnerTier.BRONZE
+    region: str = Field(default="", max_length=32)
+    weekly_active_leads: float = Field(default=0.0, ge=0)
+    click_through_rate: float = Field(default=0.0, ge=0, le=1)
+    portal_logins: float = Field(default=0.0, ge=0)
+    lead_volume: float = Field(default=0.0, ge=0)
+    account_manager: str | None = Field(default=None, max_length=64)
+
+    def row(self) -> dict[str, Any]:
+        return self.model_dump(mode="json") | {"name": self.name or self.id}
+
+
+class DealIn(_In):
+    id: str = Id
+    partner_id: str = Id
+    value: float = Field(ge=0, le=1e12)
+
+    def row(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class CampaignIn(_In):
+    id: str = Id
+    name: str = Field(default="", max_length=200)
+    channel: Channel
+    region: str = Field(default="", max_length=32)
+    promotion_type: PromotionType
+
+    def row(self) -> dict[str, Any]:
+        return self.model_dump(mode="json") | {"name": self.name or self.id}
+
+
+class AnomalyIn(_In):
+    id: str = Id
+    kind: str = Field(min_length=1, max_length=64)
+    partner_id: str | None = Field(default=None, max_length=64)
+    campaign_id: str | None = Field(default=None, max_length=64)
+    severity: float = Field(default=1.0, ge=0, le=1)
+    status: AnomalyStatus = AnomalyStatus.OPEN
+
+    def row(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class PartnerRead(PartnerIn):
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: PartnerRow) -> PartnerRead:
+        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+
+
+class DealRead(DealIn):
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: DealRow) -> DealRead:
+        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+
+
+class CampaignRead(CampaignIn):
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: CampaignRow) -> CampaignRead:
+        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+
+
+class AnomalyRead(AnomalyIn):
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: AnomalyRow) -> AnomalyRead:
+        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+
+
+class UpsertResult(BaseModel):
+    upserted: int
+
+
+class AgentRead(BaseModel):
+    id: str
+    name: str
+    teams: list[str]
+    skills: dict[str, int]
+    capacity: int
+    load: int
+    status: AgentStatus
+    seniority: str
+    last_assigned_at: datetime | None
+
+    @classmethod
+    def of(cls, row: AgentRow, teams: list[str]) -> AgentRead:
+        return cls(
+            id=row.id,
+            name=row.name,
+            teams=teams,
+            skills={k: int(v) for k, v in row.skills.items()},
+            capacity=row.capacity,
+            load=row.load,
+            status=AgentStatus(row.status),
+            seniority=row.seniority,
+            last_assigned_at=row.last_assigned_at,
+        )
+
+
+class PresenceChange(_In):
+    status: AgentStatus
+
+
+class CapacityChange(_In):
+    capacity: int = Field(ge=0, le=1000)
+
+
+class AgentChange(BaseModel):
+    agent: AgentRead
+    pulled: list[str] = Field(description="queued tickets the change let this agent take")
+
+
+class TeamRead(BaseModel):
+    name: str
+    skills: list[str]
+    calendar: str
+    agents: int
+    queued: int
+
+
+class QueueRead(BaseModel):
+    team: str
+    items: list[TicketRead]
+
+
+class ConfigRead(BaseModel):
+    version: str
+    created_at: datetime
+    created_by: str
+    yaml: str
+
+
+class ConfigWrite(_In):
+    yaml: str = Field(min_length=1, max_length=900_000, description="the configuration as YAML")
+
+
+class DryRunRequest(ConfigWrite):
+    last: int = Field(default=500, ge=1, le=10_000, description="how many recent tickets to replay")
+
+
+class DryRunResult(BaseModel):
+    candidate_version: str
+    compared: int
+    team_changed: int
+    priority_changed: int
+    moves: list[dict[str, Any]]
+    differences: list[dict[str, Any]]
+
+
+class Health(BaseModel):
+    status: str
+    database: str | None = None
+    config_version: str | None = None

@@ -1,0 +1,45 @@
+"""Units of work: one transaction per request or command, retried when a race is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from affroute.service.errors import ConflictError, RetryTransaction
+
+T = TypeVar("T")
+# PostgreSQL: serialization_failure, deadlock_detected. SQLite: "database is locked".
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
+
+
+class UnitOfWork:
+    """Runs a function in a transaction that commits on success and rolls back on error."""
+
+    def __init__(self, sessions: sessionmaker[Session], attempts: int = 5) -> None:
+        self.sessions = sessions
+        self.attempts = attempts
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with self.sessions() as session, session.begin():
+                    return work(session)
+            except RetryTransaction:
+                if attempt == self.attempts:
+                    raise ConflictError("too many concurrent changes; try again") from None
+            except IntegrityError:
+                # A unique key taken by a concurrent request: the retry sees its row.
+                if attempt == self.attempts:
+                    raise
+            except DBAPIError as exc:
+                if not _retryable(exc) or attempt == self.attempts:
+                    raise
+        raise AssertionError("unreachable")

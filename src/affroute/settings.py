@@ -1,0 +1,25 @@
+"""Runtime settings, read once at the edge from ``AFFROUTE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFFROUTE_", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///var/affroute.db", description="SQLAlchemy URL")
+    config_path: Path = Field(
+        default=Path("examples/affiliate.yaml"),
+        description="configuration activated at start-up when the database has none",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    rebalance_seconds: float = Field(default=5.0, ge=0, description="0 turns the queue sweep off")
+    key_cache_seconds: float = Field(
+        default=10.0, ge=0, description="how long a checked key is trusted"
+    )

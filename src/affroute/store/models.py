@@ -1,0 +1,223 @@
+"""SQLAlchemy 2.0 typed tables. Alembic owns the schema; these classes describe it."""
+
+from __future__ import annotations
+
+from datetime import UTC as _UTC
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from affroute.domain import TicketStatus
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no tz support) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        return value.astimezone(_UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+
+
+# Statuses in which a ticket still counts against its agent's capacity.
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: UTCDateTime,
+    }
+
+
+class MetaRow(Base):
+    """Counters other workers poll to know when their caches are stale."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ConfigVersionRow(Base):
+    __tablename__ = "config_versions"
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    yaml: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PartnerRow(Base):
+    __tablename__ = "partners"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(32), default="")
+    weekly_active_leads: Mapped[float] = mapped_column(Float, default=0.0)
+    click_through_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    portal_logins: Mapped[float] = mapped_column(Float, default=0.0)
+    lead_volume: Mapped[float] = mapped_column(Float, default=0.0)
+    account_manager: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class DealRow(Base):
+    __tablename__ = "deals"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32), default="")
+    promotion_type: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class AnomalyRow(Base):
+    __tablename__ = "anomalies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    severity: Mapped[float] = mapped_column(Float, default=1.0)
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class AgentRow(Base):
+    """An agent; ``load`` is the count of open tickets assigned, kept in step transactionally."""
+
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    capacity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    seniority: Mapped[str] = mapped_column(String(16))
+    load: Mapped[int] = mapped_column(Integer, default=0)
+    last_assigned_at: Mapped[datetime | None]
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AgentTeamRow(Base):
+    __tablename__ = "agent_teams"
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    team: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    partner_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    deal_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    priority: Mapped[str] = mapped_column(String(4))
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    team: Mapped[str] = mapped_column(String(64))
+    # What put the ticket on its current team: "rule:<name>", "model:<name>", "default",
+    # or "person:<key id>" after a reassignment. A later reassignment blames this source.
+    team_source: Mapped[str] = mapped_column(String(200))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_skills: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    sla_policy: Mapped[str | None] = mapped_column(String(128))
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_tickets_queue", "team", "queued", "priority_rank", "score", "created_at"),
+        Index("ix_tickets_created", "created_at", "id"),
+    )
+
+
+class DecisionRow(Base):
+    """A routing decision with its full trace, as shown to a person."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    config_version: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(64))
+    team_source: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[str] = mapped_column(String(4))
+    score: Mapped[float] = mapped_column(Float)
+    trace: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decided_at: Mapped[datetime]
+
+
+class TicketEventRow(Base):
+    """Append-only log of what happened to a ticket, and who did it."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as a SHA-256 hash (keys are random, 256 bits: no stretching needed)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdempotencyRow(Base):
+    """The first response to a request sent with an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(16), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
