@@ -100,7 +100,9 @@ class RoutingCache:
         self._routing: Routing | None = None
 
     def current(self, session: Session) -> Routing:
-        counters = dict(session.execute(select(MetaRow.key, MetaRow.value)).tuples().all())
+        counters: dict[str, int] = {
+            k: v for k, v in session.execute(select(MetaRow.key, MetaRow.value))
+        }
         versions = (counters.get(CONFIG_COUNTER, 0), counters.get(CONTEXT_COUNTER, 0))
         with self._lock:
             routing = self._routing

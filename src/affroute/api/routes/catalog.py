@@ -1,6 +1,8 @@
-"""/api/v1/{partners,deals,campaigns,anomalies}: read, create or update, bulk upsert."""
+"""/api/v1/{partners,deals,campaigns,anomalies}: read, create or update, bulk upsert.
 
-from __future__ import annotations
+No postponed annotations here: the handlers are built per kind and FastAPI must see the
+real body model of each.
+"""
 
 import csv
 import io
