@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from affroute.service import keys
 from affroute.service.errors import ForbiddenError
@@ -37,15 +38,19 @@ class AppState:
     _keys: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def cached_principal(self, key: str | None) -> Principal | None:
+        """A recent successful check of this key, trusted for ``key_cache_seconds``."""
+        ttl = self.settings.key_cache_seconds
+        if not key or not ttl:
+            return None
+        with self._keys_lock:
+            hit = self._keys.get(key)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < ttl else None
+
     def principal(self, key: str | None) -> Principal:
-        """Check a key, trusting a recent success for ``key_cache_seconds``."""
+        """Check a key against the database (and remember the success)."""
         ttl = self.settings.key_cache_seconds
         now = time.monotonic()
-        if key and ttl:
-            with self._keys_lock:
-                hit = self._keys.get(key)
-            if hit is not None and now - hit[0] < ttl:
-                return hit[1]
         principal = self.uow.run(lambda s: keys.authenticate(session=s, key=key))
         if key and ttl:
             with self._keys_lock:
@@ -55,7 +60,9 @@ class AppState:
         return principal
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies are async so that resolving them does not hop to the thread pool;
+# only a key not seen recently is checked in a worker thread.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.affroute
     return state
 
@@ -64,18 +71,21 @@ StateDep = Annotated[AppState, Depends(get_state)]
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an affroute API key")
 
 
-def get_principal(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> Principal:
-    return state.principal(key)
+async def get_principal(
+    state: StateDep, key: Annotated[str | None, Security(_api_key)]
+) -> Principal:
+    cached = state.cached_principal(key)
+    return cached if cached is not None else await run_in_threadpool(state.principal, key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that admits only the given roles."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise ForbiddenError(f"this needs one of the roles: {names}")

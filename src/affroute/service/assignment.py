@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from affroute.config import SkillRequirement
-from affroute.domain import Agent, AgentStatus, Priority, Seniority
+from affroute.domain import Agent, AgentStatus, Priority
 from affroute.engine import AgentPool, WorkItem
 from affroute.store.models import AgentRow, AgentTeamRow, TicketEventRow, TicketRow
 
@@ -42,32 +42,39 @@ def skills_to_json(skills: Sequence[SkillRequirement]) -> list[dict[str, Any]]:
     return [{"name": s.name, "level": s.level} for s in skills]
 
 
-def _team_agents(session: Session, team: str, *, lock: bool) -> list[AgentRow]:
+_AGENT_COLUMNS = (
+    AgentRow.id,
+    AgentRow.skills,
+    AgentRow.capacity,
+    AgentRow.status,
+    AgentRow.load,
+    AgentRow.last_assigned_at,
+)
+
+
+def _team_pool(session: Session, team: str, *, lock: bool, excluded: set[str]) -> AgentPool:
+    """The team's active agents as they are now in the database (plain rows, no ORM objects)."""
     query = (
-        select(AgentRow)
+        select(*_AGENT_COLUMNS)
         .join(AgentTeamRow, AgentTeamRow.agent_id == AgentRow.id)
         .where(AgentTeamRow.team == team, AgentRow.retired.is_(False))
         .order_by(AgentRow.id)
-        .execution_options(populate_existing=True)
     )
     if lock:
-        query = query.with_for_update(read=True)
-    return list(session.scalars(query).unique())
-
-
-def _pool(rows: Sequence[AgentRow], team: str) -> AgentPool:
+        query = query.with_for_update(read=True, of=AgentRow)
     pool = AgentPool(())
-    for row in rows:
+    for agent_id, skills, capacity, status, load, last_assigned in session.execute(query):
+        if agent_id in excluded:
+            continue
         agent = Agent(
-            id=row.id,
-            name=row.name,
+            id=agent_id,
+            name=agent_id,
             teams=(team,),
-            skills={k: int(v) for k, v in row.skills.items()},
-            capacity=row.capacity,
-            status=AgentStatus(row.status),
-            seniority=Seniority(row.seniority),
+            skills={k: int(v) for k, v in skills.items()},
+            capacity=capacity,
+            status=AgentStatus(status),
         )
-        pool.add_agent(agent, load=row.load, last_assigned=row.last_assigned_at)
+        pool.add_agent(agent, load=load, last_assigned=last_assigned)
     return pool
 
 
@@ -100,8 +107,7 @@ def assign(session: Session, item: WorkItem, now: datetime) -> Taken:
     """Take the best eligible agent of the item's team, or say why nobody can."""
     excluded: set[str] = set()
     for lock in (False, True):
-        rows = [r for r in _team_agents(session, item.team, lock=lock) if r.id not in excluded]
-        pool = _pool(rows, item.team)
+        pool = _team_pool(session, item.team, lock=lock, excluded=excluded)
         while True:
             agent, reason = pool.choose(item)
             if agent is None:

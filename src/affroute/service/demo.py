@@ -22,6 +22,19 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in row.items()}
 
 
+def load_catalog(*, uow: UnitOfWork, program: AffiliateProgram, now: datetime) -> None:
+    """Store the program's partners, deals, campaigns and anomalies."""
+    tables: dict[str, Sequence[Any]] = {
+        "partners": program.partners,
+        "deals": program.deals,
+        "campaigns": program.campaigns,
+        "anomalies": program.anomalies,
+    }
+    for kind, items in tables.items():
+        rows = [_plain(asdict(item)) for item in items]
+        uow.run(partial(_upsert, kind=kind, rows=rows, now=now))
+
+
 def load_program(
     *,
     uow: UnitOfWork,
@@ -33,15 +46,7 @@ def load_program(
 ) -> int:
     """Store the catalog, then replay the tickets: each is ingested (routed, assigned or
     queued) at its creation time and solved ``handling_time`` after it was assigned."""
-    tables: dict[str, Sequence[Any]] = {
-        "partners": program.partners,
-        "deals": program.deals,
-        "campaigns": program.campaigns,
-        "anomalies": program.anomalies,
-    }
-    for kind, items in tables.items():
-        rows = [_plain(asdict(item)) for item in items]
-        uow.run(partial(_upsert, kind=kind, rows=rows, now=now))
+    load_catalog(uow=uow, program=program, now=now)
     solve_at: list[tuple[datetime, str]] = []
     for count, labelled in enumerate(program.tickets, start=1):
         ticket = labelled.ticket

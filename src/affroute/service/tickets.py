@@ -7,9 +7,9 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from affroute.domain import PRIORITY_RANK, Category, Ticket, TicketStatus, Urgency
@@ -27,13 +27,13 @@ from affroute.service.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    RetryTransaction,
 )
 from affroute.service.runtime import RoutingCache
 from affroute.store.models import (
     OPEN_STATUSES,
     AgentRow,
     AgentTeamRow,
+    Base,
     DecisionRow,
     IdempotencyRow,
     TicketEventRow,
@@ -64,6 +64,7 @@ class TicketInput:
 @dataclass(frozen=True, slots=True)
 class Ingested:
     ticket: TicketRow
+    decision: DecisionRow | None
     replayed: bool
 
 
@@ -96,6 +97,13 @@ def _event(
     session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, data=data, at=now))
 
 
+# Built once: Core statements on the tables skip the ORM's per-call statement handling.
+_INSERT_TICKET = insert(cast(Table, TicketRow.__table__))
+_INSERT_DECISION = insert(cast(Table, DecisionRow.__table__)).returning(DecisionRow.id)
+_INSERT_EVENT = insert(cast(Table, TicketEventRow.__table__))
+_EXTERNAL_ID = select(TicketRow.id).where(TicketRow.external_id == bindparam("external_id"))
+
+
 def ingest(
     *,
     session: Session,
@@ -106,7 +114,12 @@ def ingest(
     request_hash: str,
     now: datetime,
 ) -> Ingested:
-    """Store, route and assign a ticket in the caller's transaction; repeats return the first."""
+    """Store, route and assign a ticket in the caller's transaction; repeats return the first.
+
+    The rows are written with one bulk statement per table (not the ORM unit of work):
+    this is the hot path. A concurrent duplicate (same external id or idempotency key)
+    makes an insert fail; the unit of work then runs again and finds the winner's ticket.
+    """
     if idempotency_key is not None:
         seen = session.get(IdempotencyRow, (idempotency_key, actor))
         if seen is not None:
@@ -115,14 +128,12 @@ def ingest(
                     "this Idempotency-Key was used with a different request body",
                     {"field": "Idempotency-Key"},
                 )
-            return Ingested(get(session=session, ticket_id=seen.ticket_id), replayed=True)
+            return _replay(session, seen.ticket_id)
     if data.external_id is not None:
-        existing = session.scalars(
-            select(TicketRow).where(TicketRow.external_id == data.external_id)
-        ).first()
+        existing = session.scalar(_EXTERNAL_ID, {"external_id": data.external_id})
         if existing is not None:
-            _remember(session, idempotency_key, actor, request_hash, existing.id, now)
-            return Ingested(existing, replayed=True)
+            _remember(session, idempotency_key, actor, request_hash, existing, now)
+            return _replay(session, existing)
 
     routing = cache.current(session)
     ticket = Ticket(
@@ -141,6 +152,19 @@ def ingest(
         external_id=data.external_id,
     )
     decision = routing.router.route(ticket, routing.context, now)
+    taken = assign(
+        session,
+        WorkItem(
+            ticket_id=ticket.id,
+            team=decision.team,
+            priority=decision.priority,
+            score=decision.score,
+            created_at=data.created_at,
+            skills=decision.required_skills,
+            preferred_agent=decision.preferred_agent,
+        ),
+        now,
+    )
     row = TicketRow(
         id=ticket.id,
         external_id=data.external_id,
@@ -153,37 +177,27 @@ def ingest(
         urgency=data.urgency.value if data.urgency else None,
         channel=data.channel,
         region=data.region,
-        tags=list(decision.tags) + [t for t in data.tags if t not in decision.tags],
+        tags=list(dict.fromkeys((*decision.tags, *data.tags))),
         status=TicketStatus.NEW.value,
         score=decision.score,
         priority=decision.priority.value,
         priority_rank=PRIORITY_RANK[decision.priority],
         team=decision.team,
         team_source=decision.team_source,
-        agent_id=None,
-        queued=False,
+        agent_id=taken.agent_id,
+        queued=taken.agent_id is None,
         required_skills=skills_to_json(decision.required_skills),
         sla_policy=decision.sla_policy,
         created_at=data.created_at,
         updated_at=now,
     )
-    session.add(row)
-    item = WorkItem(
-        ticket_id=ticket.id,
-        team=decision.team,
-        priority=decision.priority,
-        score=decision.score,
-        created_at=data.created_at,
-        skills=decision.required_skills,
-        preferred_agent=decision.preferred_agent,
-    )
-    taken = assign(session, item, now)
-    trace = decision.to_dict()
-    trace["agent_id"] = taken.agent_id
-    trace["queued"] = taken.agent_id is None
-    trace["assignment_reason"] = taken.reason
-    row.agent_id = taken.agent_id
-    row.queued = taken.agent_id is None
+    connection = session.connection()
+    connection.execute(_INSERT_TICKET, [_columns(row)])
+    trace = decision.to_dict() | {
+        "agent_id": taken.agent_id,
+        "queued": taken.agent_id is None,
+        "assignment_reason": taken.reason,
+    }
     decision_row = DecisionRow(
         ticket_id=ticket.id,
         config_version=decision.config_version,
@@ -194,27 +208,50 @@ def ingest(
         trace=trace,
         decided_at=now,
     )
-    session.add(decision_row)
-    _event(session, ticket.id, "created", actor, now, external_id=data.external_id)
-    _event(
-        session, ticket.id, "routed", actor, now,
-        team=decision.team, priority=decision.priority.value, source=decision.team_source,
-    )  # fmt: skip
-    if taken.agent_id is not None:
-        _event(
-            session, ticket.id, "assigned", actor, now, agent_id=taken.agent_id, reason=taken.reason
-        )
-    else:
-        _event(session, ticket.id, "queued", actor, now, team=decision.team, reason=taken.reason)
+    values = _columns(decision_row, generated_id=True)
+    decision_row.id = connection.execute(_INSERT_DECISION, values).scalar_one()
+    outcome = (
+        ("assigned", {"agent_id": taken.agent_id, "reason": taken.reason})
+        if taken.agent_id is not None
+        else ("queued", {"team": decision.team, "reason": taken.reason})
+    )
+    events = [
+        ("created", {"external_id": data.external_id}),
+        (
+            "routed",
+            {
+                "team": decision.team,
+                "priority": decision.priority.value,
+                "source": decision.team_source,
+            },
+        ),
+        outcome,
+    ]
+    connection.execute(
+        _INSERT_EVENT,
+        [
+            {"ticket_id": ticket.id, "kind": k, "actor": actor, "data": d, "at": now}
+            for k, d in events
+        ],
+    )
     _remember(session, idempotency_key, actor, request_hash, ticket.id, now)
-    try:
-        session.flush()
-    except Exception as exc:  # a concurrent duplicate (external id or key) committed first
-        if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
-            raise RetryTransaction from exc
-        raise
-    row.decision_id = decision_row.id
-    return Ingested(row, replayed=False)
+    return Ingested(row, decision_row, replayed=False)
+
+
+def _columns(row: Base, *, generated_id: bool = False) -> dict[str, Any]:
+    """The column values of a transient row, for a bulk insert (without a generated id)."""
+    keys = (c.key for c in row.__mapper__.column_attrs)
+    return {key: getattr(row, key) for key in keys if not (generated_id and key == "id")}
+
+
+def _replay(session: Session, ticket_id: str) -> Ingested:
+    first = session.scalars(
+        select(DecisionRow)
+        .where(DecisionRow.ticket_id == ticket_id)
+        .order_by(DecisionRow.id)
+        .limit(1)
+    ).first()
+    return Ingested(get(session=session, ticket_id=ticket_id), first, replayed=True)
 
 
 def _remember(

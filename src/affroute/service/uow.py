@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -21,16 +23,23 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 class UnitOfWork:
-    """Runs a function in a transaction that commits on success and rolls back on error."""
+    """Runs a function in a transaction that commits on success and rolls back on error.
+
+    On SQLite, where one writer runs at a time anyway, this process's transactions queue
+    on a lock instead of spinning in SQLite's busy handler (which sleeps and retries).
+    """
 
     def __init__(self, sessions: sessionmaker[Session], attempts: int = 5) -> None:
         self.sessions = sessions
         self.attempts = attempts
+        bind = sessions.kw.get("bind")
+        serial = bind is not None and bind.dialect.name == "sqlite"
+        self._lock: AbstractContextManager[object] = threading.Lock() if serial else nullcontext()
 
     def run(self, work: Callable[[Session], T]) -> T:
         for attempt in range(1, self.attempts + 1):
             try:
-                with self.sessions() as session, session.begin():
+                with self._lock, self.sessions() as session, session.begin():
                     return work(session)
             except RetryTransaction:
                 if attempt == self.attempts:

@@ -162,7 +162,6 @@ class TicketRow(Base):
     queued: Mapped[bool] = mapped_column(Boolean, default=False)
     required_skills: Mapped[list[Any]] = mapped_column(JSON, default=list)
     sla_policy: Mapped[str | None] = mapped_column(String(128))
-    decision_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -67,11 +67,9 @@ def create_ticket(
             request_hash=request_hash,
             now=now,
         )
-        decisions = tickets.decisions_of(session=session, ticket_id=done.ticket.id)
-        first = DecisionRead.of(decisions[0]) if decisions else None
-        return IngestResult(
-            **TicketRead.of(done.ticket).model_dump(), decision=first, replayed=done.replayed
-        )
+        decision = DecisionRead.of(done.decision) if done.decision is not None else None
+        ticket = TicketRead.of(done.ticket).model_dump()
+        return IngestResult(**ticket, decision=decision, replayed=done.replayed)
 
     result = state.uow.run(work)
     if result.replayed:

@@ -154,7 +154,6 @@ def upgrade() -> None:
         sa.Column("queued", sa.Boolean(), nullable=False),
         sa.Column("required_skills", sa.JSON(), nullable=False),
         sa.Column("sla_policy", sa.String(length=128), nullable=True),
-        sa.Column("decision_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

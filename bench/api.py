@@ -1,0 +1,234 @@
+"""POST /api/v1/tickets under load from wrk, beside a bare insert-only endpoint, same run.
+
+Both servers run as uvicorn processes (one worker, no access log) on loopback; wrk runs in
+its own process. affroute routes, assigns and persists the ticket, its decision trace and
+its events; the bare peer validates the same body and inserts the same ticket row.
+Target: affroute >= 0.8x the bare endpoint's requests/s on SQLite. PostgreSQL figures are
+reported for 1 and 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from affroute.service import configs, keys
+from affroute.service.demo import load_catalog
+from affroute.service.keys import Role
+from affroute.service.uow import UnitOfWork
+from affroute.store import migrate
+from affroute.store.db import make_engine, session_factory
+from affroute.synth import GeneratorSpec, generate_program
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "affiliate.yaml"
+PG_ADMIN = os.environ.get("AFFROUTE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+console = Console()
+OURS = "affroute.api.app:create_app"
+BARE = "bench.bare_app:app"
+
+LUA = """
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+  i = (i %% #bodies) + 1
+  return wrk.format("POST", "/api/v1/tickets", {["Content-Type"] = "application/json",
+    ["X-API-Key"] = "%(key)s"}, bodies[i])
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def prepare_database(url: str) -> str:
+    """Migrate, activate the example config with roomy agents, load a catalog; return a key."""
+    migrate.upgrade(url)
+    uow = UnitOfWork(session_factory(make_engine(url)))
+    now = datetime.now(UTC)
+    # Roomy capacities keep the measured path "route and assign", not "queue".
+    yaml_text = re.sub(r"capacity: \d+", "capacity: 1000", CONFIG.read_text())
+    uow.run(lambda s: configs.activate(session=s, yaml_text=yaml_text, actor="bench", now=now))
+    program = generate_program(GeneratorSpec(tickets=0), np.random.default_rng(5))
+    load_catalog(uow=uow, program=program, now=now)
+    _, plain = uow.run(lambda s: keys.create(session=s, role=Role.ADMIN, now=now, name="bench"))
+    return plain
+
+
+def write_bodies(path: Path, count: int = 200) -> None:
+    program = generate_program(GeneratorSpec(tickets=count), np.random.default_rng(9))
+    with path.open("w") as sink:
+        for labelled in program.tickets:
+            t = labelled.ticket
+            body = {
+                "subject": t.subject,
+                "body": t.body,
+                "partner_id": t.partner_id,
+                "deal_id": t.deal_id,
+                "campaign_id": t.campaign_id,
+                "category": t.category.value if t.category else None,
+                "urgency": t.urgency.value if t.urgency else None,
+                "region": t.region,
+                "tags": list(t.tags),
+            }
+            sink.write(json.dumps({k: v for k, v in body.items() if v is not None}) + "\n")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(
+    app: str, database_url: str, workers: int, factory: bool
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, AFFROUTE_DATABASE_URL=database_url, AFFROUTE_REBALANCE_SECONDS="0",
+               AFFROUTE_CONFIG_PATH=str(CONFIG), PYTHONPATH=str(ROOT))  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def run_wrk(name: str, url: str, script: Path, seconds: int, connections: int) -> Result:
+    subprocess.run(
+        ["wrk", "-t1", "-c4", "-d2s", "-s", str(script), url], capture_output=True, check=True
+    )
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(
+        name,
+        rps,
+        to_ms(latencies["50"]),
+        to_ms(latencies["99"]),
+        int(errors.group(1)) if errors else 0,
+    )
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def measure(
+    name: str,
+    app: str,
+    url_db: str,
+    key: str,
+    workers: int,
+    factory: bool,
+    *,
+    work: Path,
+    seconds: int,
+    connections: int,
+) -> Result:
+    script = work / f"{name.replace(' ', '_')}.lua"
+    script.write_text(LUA % {"bodies": work / "bodies.jsonl", "key": key})
+    process, url = serve(app, url_db, workers, factory)
+    try:
+        return run_wrk(name, url, script, seconds, connections)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk); `make bench` installs it")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_bodies(work / "bodies.jsonl")
+        ours_db = f"sqlite:///{work / 'ours.db'}"
+        bare_db = f"sqlite:///{work / 'bare.db'}"
+        key = prepare_database(ours_db)
+        migrate.upgrade(bare_db)
+        console.print("measuring: bare insert endpoint, then affroute, on SQLite ...")
+        load = {"work": work, "seconds": args.seconds, "connections": args.connections}
+        results.append(measure("bare insert, SQLite", BARE, bare_db, key, 1, False, **load))
+        results.append(measure("affroute, SQLite", OURS, ours_db, key, 1, True, **load))
+        if not args.skip_postgres:
+            name = f"affroute_bench_{secrets.token_hex(3)}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            pg_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+            try:
+                pg_key = prepare_database(pg_url)
+                for workers in (1, 2):
+                    label = f"affroute, PostgreSQL, {workers} worker(s)"
+                    results.append(measure(label, OURS, pg_url, pg_key, workers, True, **load))
+            finally:
+                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    bare = results[0]
+    table = Table(
+        title=f"POST /api/v1/tickets, wrk {args.connections} connections, {args.seconds}s each"
+    )
+    for column in ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "vs bare"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            str(r.errors),
+            f"{r.rps / bare.rps:.2f}x",
+        )
+    console.print(table)
+    ratio = results[1].rps / bare.rps
+    verdict = "PASS" if ratio >= 0.8 and results[1].errors == 0 else "FAIL"
+    console.print(f"target: affroute on SQLite >= 0.8x the bare endpoint: {ratio:.2f}x  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
