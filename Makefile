@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
-DEMO := var/demo
+DEMO_DB := var/demo.db
+DEMO_URL := sqlite:///$(DEMO_DB)
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -18,10 +19,11 @@ $(BENCH_STAMP): $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
+# A fresh demo database each time: a generated program replayed through the service.
 run: $(DEV_STAMP)
-	$(BIN)/affroute generate --out $(DEMO) --seed 7
-	$(BIN)/affroute route $(DEMO)/tickets.jsonl --config examples/affiliate.yaml \
-		--context $(DEMO) --out $(DEMO)/decisions.jsonl
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/affroute demo --database-url $(DEMO_URL) --tickets 1500
+	$(BIN)/affroute serve --database-url $(DEMO_URL) --host 127.0.0.1 --port 8000
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -35,8 +37,11 @@ unit: $(DEV_STAMP)
 
 test: lint typecheck unit
 
+# wrk (Debian) drives the API benchmark from a second process.
 bench: $(BENCH_STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

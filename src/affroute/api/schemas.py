@@ -163,6 +163,14 @@ class IngestResult(TicketRead):
     decision: DecisionRead | None
     replayed: bool = Field(description="true when this repeats an earlier identical request")
 
+    @classmethod
+    def of(  # type: ignore[override]
+        cls, row: TicketRow, decision: DecisionRow | None, *, replayed: bool
+    ) -> IngestResult:
+        fields = TicketRead.of(row).__dict__
+        first = DecisionRead.of(decision) if decision is not None else None
+        return cls.model_construct(**fields, decision=first, replayed=replayed)
+
 
 class TicketDetail(TicketRead):
     decisions: list[DecisionRead]

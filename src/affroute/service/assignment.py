@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from affroute.config import SkillRequirement
@@ -52,18 +52,31 @@ _AGENT_COLUMNS = (
 )
 
 
+_TEAM_AGENTS = (
+    select(*_AGENT_COLUMNS)
+    .join(AgentTeamRow, AgentTeamRow.agent_id == AgentRow.id)
+    .where(AgentTeamRow.team == bindparam("team"), AgentRow.retired.is_(False))
+    .order_by(AgentRow.id)
+)
+_TEAM_AGENTS_LOCKED = _TEAM_AGENTS.with_for_update(read=True, of=AgentRow)
+_TAKE = (
+    update(AgentRow)
+    .where(
+        AgentRow.id == bindparam("agent_id"),
+        AgentRow.load < AgentRow.capacity,
+        AgentRow.status == AgentStatus.ONLINE.value,
+        AgentRow.retired.is_(False),
+    )
+    .values(load=AgentRow.load + 1, last_assigned_at=bindparam("now"))
+)
+
+
 def _team_pool(session: Session, team: str, *, lock: bool, excluded: set[str]) -> AgentPool:
     """The team's active agents as they are now in the database (plain rows, no ORM objects)."""
-    query = (
-        select(*_AGENT_COLUMNS)
-        .join(AgentTeamRow, AgentTeamRow.agent_id == AgentRow.id)
-        .where(AgentTeamRow.team == team, AgentRow.retired.is_(False))
-        .order_by(AgentRow.id)
-    )
-    if lock:
-        query = query.with_for_update(read=True, of=AgentRow)
+    query = _TEAM_AGENTS_LOCKED if lock else _TEAM_AGENTS
     pool = AgentPool(())
-    for agent_id, skills, capacity, status, load, last_assigned in session.execute(query):
+    rows = session.connection().execute(query, {"team": team})
+    for agent_id, skills, capacity, status, load, last_assigned in rows:
         if agent_id in excluded:
             continue
         agent = Agent(
@@ -80,18 +93,8 @@ def _team_pool(session: Session, team: str, *, lock: bool, excluded: set[str]) -
 
 def take_agent(session: Session, agent_id: str, now: datetime) -> bool:
     """Give the agent one more ticket if it is online, active and under capacity."""
-    result = session.execute(
-        update(AgentRow)
-        .where(
-            AgentRow.id == agent_id,
-            AgentRow.load < AgentRow.capacity,
-            AgentRow.status == AgentStatus.ONLINE.value,
-            AgentRow.retired.is_(False),
-        )
-        .values(load=AgentRow.load + 1, last_assigned_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = session.connection().execute(_TAKE, {"agent_id": agent_id, "now": now})
+    return bool(result.rowcount)
 
 
 def free_agent(session: Session, agent_id: str) -> None:

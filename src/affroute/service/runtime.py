@@ -91,6 +91,9 @@ def active_config(session: Session) -> RoutingConfig:
     return parse_config_text(row.yaml, source=f"config version {row.version}")
 
 
+_COUNTERS = select(MetaRow.key, MetaRow.value)
+
+
 class RoutingCache:
     """The compiled router and context for the committed state, rebuilt when stale."""
 
@@ -100,9 +103,7 @@ class RoutingCache:
         self._routing: Routing | None = None
 
     def current(self, session: Session) -> Routing:
-        counters: dict[str, int] = {
-            k: v for k, v in session.execute(select(MetaRow.key, MetaRow.value))
-        }
+        counters: dict[str, int] = {k: v for k, v in session.connection().execute(_COUNTERS)}
         versions = (counters.get(CONFIG_COUNTER, 0), counters.get(CONTEXT_COUNTER, 0))
         with self._lock:
             routing = self._routing

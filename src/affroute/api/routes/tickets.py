@@ -40,15 +40,19 @@ def _visible(session: Session, principal: Principal, ticket_id: str) -> TicketRo
     return row
 
 
-@router.post("", status_code=201, response_model=IngestResult)
+@router.post(
+    "", status_code=201, response_model=IngestResult, responses={200: {"model": IngestResult}}
+)
 def create_ticket(
     body: TicketCreate,
     state: StateDep,
     principal: TicketWriter,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-) -> IngestResult:
-    """Store a ticket, route and assign it in one transaction, and return the decision."""
+) -> Response:
+    """Store a ticket, route and assign it in one transaction, and return the decision.
+
+    201 for a new ticket; 200 when an Idempotency-Key or external_id repeats an earlier one.
+    """
     now = state.clock()
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     data = tickets.TicketInput(
@@ -56,9 +60,8 @@ def create_ticket(
         tags=tuple(body.tags),
         created_at=body.created_at or now,
     )
-
-    def work(session: Session) -> IngestResult:
-        done = tickets.ingest(
+    done = state.uow.run(
+        lambda session: tickets.ingest(
             session=session,
             cache=state.cache,
             data=data,
@@ -67,14 +70,14 @@ def create_ticket(
             request_hash=request_hash,
             now=now,
         )
-        decision = DecisionRead.of(done.decision) if done.decision is not None else None
-        ticket = TicketRead.of(done.ticket).model_dump()
-        return IngestResult(**ticket, decision=decision, replayed=done.replayed)
-
-    result = state.uow.run(work)
-    if result.replayed:
-        response.status_code = 200
-    return result
+    )
+    # Shaped outside the transaction, serialised once (no second validation pass).
+    result = IngestResult.of(done.ticket, done.decision, replayed=done.replayed)
+    return Response(
+        result.model_dump_json(),
+        status_code=200 if done.replayed else 201,
+        media_type="application/json",
+    )
 
 
 @router.get("", response_model=TicketPage)
