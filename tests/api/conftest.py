@@ -136,11 +136,18 @@ def admin(server: Server) -> Iterator[httpx.Client]:
 def seed_catalog(client: httpx.Client) -> None:
     """A few partners, deals and campaigns every API test can rely on."""
     partners = [
-        {"id": f"P{i:03d}", "name": f"Partner {i}", "tier": "premium" if i > 17 else "silver",
-         "region": ["NA", "EMEA", "APAC"][i % 3], "weekly_active_leads": i, "click_through_rate": i / 100,
-         "portal_logins": i, "lead_volume": i * 10}
+        {
+            "id": f"P{i:03d}",
+            "name": f"Partner {i}",
+            "tier": "premium" if i > 17 else "silver",
+            "region": ["NA", "EMEA", "APAC"][i % 3],
+            "weekly_active_leads": i,
+            "click_through_rate": i / 100,
+            "portal_logins": i,
+            "lead_volume": i * 10,
+        }
         for i in range(20)
-    ]  # fmt: skip
+    ]
     assert client.post("/api/v1/partners/bulk", json=partners).status_code == 200
     deals = [
         {"id": "D-BIG", "partner_id": "P003", "value": 80_000},

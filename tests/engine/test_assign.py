@@ -188,6 +188,13 @@ class PoolMachine(RuleBasedStateMachine):
             assert state.load == len(state.tickets) <= max(state.capacity, state.load)
             assert state.load <= state.capacity
 
+    @invariant()
+    def ready_lists_hold_exactly_the_agents_who_can_work(self) -> None:
+        for team in ("t1", "t2"):
+            members = [a for a in self.pool.agents.values() if team in a.teams]
+            expected = sorted(k for a in members if (k := a.ready_key()) is not None)
+            assert self.pool._ready.get(team, []) == expected
+
 
 TestPoolMachine = PoolMachine.TestCase
 TestPoolMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)

@@ -9,6 +9,7 @@ never exceeded. The service and the simulator both drive this same code.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,12 +60,20 @@ class AgentState:
     # When the agent last received a ticket; never (None) counts as idle the longest.
     last_assigned: datetime | None = None
     tickets: set[str] = field(default_factory=set)
+    order: int = 0  # position in the pool: the last tie-breaker
+    key: tuple[float, float, int, str] | None = None  # place in the teams' ready lists
+
+    def ready_key(self) -> tuple[float, float, int, str] | None:
+        """Sort key among agents ready for work (less loaded, then idle longer), or None."""
+        if self.status is not AgentStatus.ONLINE or self.load >= self.capacity:
+            return None
+        idle_since = self.last_assigned.timestamp() if self.last_assigned else float("-inf")
+        return (self.load / self.capacity, idle_since, self.order, self.id)
 
     def can_take(self, skills: Sequence[SkillRequirement]) -> bool:
         if self.status is not AgentStatus.ONLINE or self.load >= self.capacity:
             return False
-        held = self.skills
-        return all(held.get(req.name, 0) >= req.level for req in skills)
+        return _has_skills(self, skills)
 
 
 @dataclass(order=True, slots=True)
@@ -86,6 +95,9 @@ class AgentPool:
     def __init__(self, agents: Iterable[Agent]) -> None:
         self.agents: dict[str, AgentState] = {}
         self._by_team: dict[str, list[AgentState]] = {}
+        # Per team, the agents ready for work (online, below capacity), best first, so
+        # choosing reads the head instead of scanning every member.
+        self._ready: dict[str, list[tuple[float, float, int, str]]] = {}
         self._queues: dict[str, list[_Entry]] = {}
         self._queued: dict[str, _Entry] = {}  # live entries; heap entries not here are stale
         self._holder: dict[str, str] = {}  # ticket id -> agent id
@@ -102,9 +114,11 @@ class AgentPool:
         """
         old = self.agents.get(agent.id)
         if old is not None:
+            self._unready(old)
             for team in old.teams:
                 self._by_team[team].remove(old)
         state = AgentState(agent.id, agent.teams, dict(agent.skills), agent.capacity, agent.status)
+        state.order = old.order if old is not None else len(self.agents)
         if old is not None:
             state.load, state.tickets, state.last_assigned = (
                 old.load,
@@ -116,6 +130,22 @@ class AgentPool:
         self.agents[agent.id] = state
         for team in agent.teams:
             self._by_team.setdefault(team, []).append(state)
+        self._reindex(state)
+
+    def _unready(self, agent: AgentState) -> None:
+        if agent.key is not None:
+            for team in agent.teams:
+                ready = self._ready[team]
+                del ready[bisect.bisect_left(ready, agent.key)]
+            agent.key = None
+
+    def _reindex(self, agent: AgentState) -> None:
+        """Put the agent at its place in its teams' ready lists after any change."""
+        self._unready(agent)
+        agent.key = agent.ready_key()
+        if agent.key is not None:
+            for team in agent.teams:
+                bisect.insort(self._ready.setdefault(team, []), agent.key)
 
     def _agent(self, agent_id: str) -> AgentState:
         try:
@@ -135,18 +165,11 @@ class AgentPool:
                 and preferred.can_take(item.skills)
             ):
                 return preferred, "partner's account manager"
-        best: AgentState | None = None
-        best_key: tuple[float, datetime | None] = (2.0, None)
-        members = self._by_team.get(item.team, ())
-        for agent in members:
-            if not agent.can_take(item.skills):
-                continue
-            key = (agent.load / agent.capacity, agent.last_assigned)
-            if best is None or _before(key, best_key):
-                best, best_key = agent, key
-        if best is not None:
-            return best, f"least loaded ({best.load}/{best.capacity}) of the eligible agents"
-        return None, self._why_nobody(item, members)
+        for key in self._ready.get(item.team, ()):
+            agent = self.agents[key[3]]
+            if not item.skills or _has_skills(agent, item.skills):
+                return agent, f"least loaded ({agent.load}/{agent.capacity}) of the eligible agents"
+        return None, self._why_nobody(item, self._by_team.get(item.team, ()))
 
     @staticmethod
     def _why_nobody(item: WorkItem, members: Sequence[AgentState]) -> str:
@@ -178,6 +201,7 @@ class AgentPool:
         agent.last_assigned = now
         agent.tickets.add(item.ticket_id)
         self._holder[item.ticket_id] = agent.id
+        self._reindex(agent)
         return Assignment(item.ticket_id, agent.id, item.team, reason)
 
     # -- queues -----------------------------------------------------------------------
@@ -252,12 +276,14 @@ class AgentPool:
         agent = self.agents[agent_id]
         agent.load -= 1
         agent.tickets.discard(ticket_id)
+        self._reindex(agent)
         return self._pull(agent, now)
 
     def set_status(self, agent_id: str, status: AgentStatus, now: datetime) -> list[Assignment]:
         """Change presence; an agent coming online pulls queued tickets up to capacity."""
         agent = self._agent(agent_id)
         agent.status = status
+        self._reindex(agent)
         return self._pull(agent, now) if status is AgentStatus.ONLINE else []
 
     def set_capacity(self, agent_id: str, capacity: int, now: datetime) -> list[Assignment]:
@@ -266,16 +292,13 @@ class AgentPool:
             raise ValueError("capacity must be 0 or more")
         agent = self._agent(agent_id)
         agent.capacity = capacity
+        self._reindex(agent)
         return self._pull(agent, now)
 
     def holder(self, ticket_id: str) -> str | None:
         return self._holder.get(ticket_id)
 
 
-def _before(key: tuple[float, datetime | None], other: tuple[float, datetime | None]) -> bool:
-    """Lower load first; at equal load, never-assigned, then the earliest last assignment."""
-    if key[0] != other[0]:
-        return key[0] < other[0]
-    if key[1] is None:
-        return other[1] is not None
-    return other[1] is not None and key[1] < other[1]
+def _has_skills(agent: AgentState, skills: Sequence[SkillRequirement]) -> bool:
+    held = agent.skills
+    return all(held.get(req.name, 0) >= req.level for req in skills)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,7 +12,7 @@ from affroute.engine.assign import AgentPool, WorkItem
 from affroute.engine.context import RoutingContext
 from affroute.engine.facts import Facts, enrich
 from affroute.engine.rules import CompiledRules, RuleState, compile_rules
-from affroute.engine.score import FactorScore, Scorer, priority_for
+from affroute.engine.score import FactorScore, ScoreBreakdown, Scorer, priority_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,10 @@ class RuleMatch:
     actions: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RoutingDecision:
-    """The full, explainable outcome of routing one ticket."""
+    """The full, explainable outcome of routing one ticket (read-only by convention: not
+    frozen, because a frozen dataclass of this size costs microseconds to build)."""
 
     ticket_id: str
     score: float
@@ -59,7 +60,7 @@ class RoutingDecision:
     tags: tuple[str, ...]
     required_skills: tuple[SkillRequirement, ...]
     sla_policy: str | None
-    factors: tuple[FactorScore, ...]
+    breakdown: ScoreBreakdown
     rules_matched: tuple[RuleMatch, ...]
     urgency: str
     urgency_detected: bool
@@ -68,10 +69,15 @@ class RoutingDecision:
     anomalies: tuple[str, ...]
     config_version: str
     decided_at: datetime
-    assigned: bool = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "assigned", self.agent_id is not None)
+    @property
+    def assigned(self) -> bool:
+        return self.agent_id is not None
+
+    @property
+    def factors(self) -> tuple[FactorScore, ...]:
+        """Each factor's raw input, 0..1 value, weight and points."""
+        return self.breakdown.factors
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form of the decision with its trace."""
@@ -185,7 +191,7 @@ class Router:
         self.scorer = Scorer(config.scoring)
         self.rules: CompiledRules = compile_rules(config.rules)
         self.predictor = predictor
-        self._actions = tuple(_describe_actions(rule.then) for rule in config.rules)
+        self._matches = tuple(RuleMatch(r.name, _describe_actions(r.then)) for r in config.rules)
 
     def route(
         self,
@@ -267,10 +273,8 @@ class Router:
             required_skills=skills,
             sla_policy=state.sla_policy
             or self._sla_policy(state.priority, facts.partner_tier, team),
-            factors=breakdown.factors,
-            rules_matched=tuple(
-                RuleMatch(config.rules[i].name, self._actions[i]) for i in state.matched
-            ),
+            breakdown=breakdown,
+            rules_matched=tuple(map(self._matches.__getitem__, state.matched)),
             urgency=breakdown.urgency.value,
             urgency_detected=breakdown.urgency_detected,
             prediction=prediction,

@@ -24,10 +24,23 @@ class FactorScore:
 
 @dataclass(frozen=True, slots=True)
 class ScoreBreakdown:
+    """The score and what it is made of; per-factor objects are built only when read."""
+
     score: float
-    factors: tuple[FactorScore, ...]
+    values: tuple[float, ...]  # each factor's 0..1 value, in FACTORS order
+    raws: tuple[float | str | None, ...]
+    weights: tuple[float, ...]
     urgency: Urgency
     urgency_detected: bool
+
+    @property
+    def factors(self) -> tuple[FactorScore, ...]:
+        return tuple(
+            FactorScore(name, raw, value, weight, 100.0 * weight * value)
+            for name, raw, value, weight in zip(
+                FACTORS, self.raws, self.values, self.weights, strict=True
+            )
+        )
 
 
 def normalise(value: float | None, norm: Normalisation) -> float:
@@ -53,7 +66,7 @@ class Scorer:
         # One alternation per urgency level, most urgent first; word boundaries so that
         # "asap" does not fire inside another word.
         self._keywords = tuple(
-            (urgency, re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b"))
+            (urgency, words, re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b"))
             for urgency, words in scoring.urgency_keywords.items()
         )
 
@@ -61,8 +74,10 @@ class Scorer:
         """The declared urgency, else the most urgent level whose keywords the text has."""
         if facts.ticket_urgency is not None:
             return facts.ticket_urgency, False
-        for urgency, pattern in self._keywords:
-            if pattern.search(facts.ticket_text):
+        text = facts.ticket_text
+        for urgency, words, pattern in self._keywords:
+            # The substring test is cheap and rules out most texts; the regex checks words.
+            if any(word in text for word in words) and pattern.search(text):
                 return urgency, True
         return self.scoring.urgency_default, False
 
@@ -88,12 +103,16 @@ class Scorer:
             urgency.value,
             len(facts.anomalies),
         )
-        factors = tuple(
-            FactorScore(name, raw, value, weight, 100.0 * weight * value)
-            for name, raw, value, weight in zip(FACTORS, raws, values, self._weights, strict=True)
+        w = self._weights
+        total = 100.0 * (
+            w[0] * values[0]
+            + w[1] * values[1]
+            + w[2] * values[2]
+            + w[3] * values[3]
+            + w[4] * values[4]
         )
-        total = sum(f.points for f in factors)
-        return ScoreBreakdown(min(100.0, max(0.0, total)), factors, urgency, detected)
+        score = min(100.0, max(0.0, total))
+        return ScoreBreakdown(score, values, raws, w, urgency, detected)
 
 
 def priority_for(score: float, tiers: tuple[Tier, ...]) -> Priority:
