@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import threading
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from affroute.service.errors import AffrouteError
@@ -51,6 +52,13 @@ def install(app: FastAPI) -> None:
         fields = ", ".join(sorted({d["field"] for d in details}))
         return JSONResponse(
             error_body("invalid_input", f"invalid request: {fields}", details), status_code=422
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # e.g. a NUL character, which PostgreSQL text cannot hold: the input's fault, not ours
+        return JSONResponse(
+            error_body("invalid_input", "a value in the request cannot be stored"), status_code=422
         )
 
     @app.exception_handler(HTTPException)

@@ -37,7 +37,7 @@ Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class TicketCreate(_In):
@@ -325,6 +325,8 @@ class ConfigRead(BaseModel):
 
 
 class ConfigWrite(_In):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # YAML is kept as sent
+
     yaml: str = Field(min_length=1, max_length=900_000, description="the configuration as YAML")
 
 

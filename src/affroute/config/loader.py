@@ -117,7 +117,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>") -> Routin
             ConfigIssue(_location(data, err["loc"]), _pydantic_message(err))
             for err in exc.errors(include_url=False)
         ]
-        raise ConfigError(source, issues) from None
+        raise ConfigError(source, issues + _team_references(data)) from None
     builder = _Builder(raw)
     config = builder.build(source)
     if builder.issues:
@@ -129,6 +129,36 @@ def config_version(raw: ConfigIn) -> str:
     """A short content hash: equal configurations share it, any change alters it."""
     canonical = json.dumps(raw.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _team_references(data: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Unknown teams named by agents and rules, read from the raw data.
+
+    The builder checks these on a valid model; this runs when the schema pass failed, so a
+    config is refused with both kinds of problem at once.
+    """
+    raw_teams = data.get("teams")
+    teams = {
+        str(t["name"])
+        for t in (raw_teams if isinstance(raw_teams, list) else [])
+        if isinstance(t, Mapping) and "name" in t
+    }
+    named: list[tuple[tuple[int | str, ...], Any]] = [(("default_team",), data.get("default_team"))]
+    for section, path in (("agents", ("teams",)), ("rules", ("then", "team"))):
+        items = data.get(section)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            value: Any = item
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            values = value if isinstance(value, list) else [value]
+            for position, team in enumerate(values):
+                where = (section, index, *path, *((position,) if isinstance(value, list) else ()))
+                named.append((where, team))
+    return [
+        ConfigIssue(_location(data, where), _Builder._unknown("team", str(team), teams))
+        for where, team in named
+        if isinstance(team, str) and team not in teams
+    ]
 
 
 def _pydantic_message(err: Mapping[str, Any]) -> str:

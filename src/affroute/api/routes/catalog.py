@@ -41,9 +41,10 @@ def _parse_rows(
     if len(raw_rows) > MAX_BULK_ROWS:
         raise InvalidInputError(f"at most {MAX_BULK_ROWS} rows per request", {"field": "rows"})
     rows, errors = [], []
+    first_seen: dict[str, int] = {}
     for index, raw in enumerate(raw_rows):
         try:
-            rows.append(model.model_validate(raw).row())  # type: ignore[attr-defined]
+            row = model.model_validate(raw).row()  # type: ignore[attr-defined]
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 errors.append(
@@ -53,6 +54,13 @@ def _parse_rows(
                         "message": err["msg"],
                     }
                 )
+            continue
+        line = index + first_line
+        if row["id"] in first_seen:
+            message = f"id {row['id']!r} is also in row {first_seen[row['id']]}"
+            errors.append({"row": line, "field": "id", "message": message})
+        first_seen.setdefault(row["id"], line)
+        rows.append(row)
     if errors:
         raise InvalidInputError(
             f"{len({e['row'] for e in errors})} invalid row(s); nothing was stored", errors
@@ -61,11 +69,9 @@ def _parse_rows(
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), restkey="cells past the header")
     # Empty cells mean "not given"; the model's defaults apply.
-    return [
-        {k: v for k, v in row.items() if k is not None and v not in ("", None)} for row in reader
-    ]
+    return [{k: v for k, v in row.items() if v not in ("", None)} for row in reader]
 
 
 def _register(kind: str, model_in: type[BaseModel], model_read: Any) -> None:
@@ -135,7 +141,7 @@ def _register(kind: str, model_in: type[BaseModel], model_read: Any) -> None:
         raw = await request.body()
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInputError("the body is not UTF-8", {"field": "body"}) from None
         if content_type == "text/csv":

@@ -23,7 +23,7 @@ from affroute.api.schemas import (
 )
 from affroute.domain import Priority, TicketStatus
 from affroute.service import tickets
-from affroute.service.errors import NotFoundError
+from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
 from affroute.store.models import TicketRow
 
@@ -137,7 +137,7 @@ def _own_ticket(session: Session, principal: Principal, ticket_id: str) -> None:
     """Agents may change only tickets assigned to them."""
     row = _visible(session, principal, ticket_id)
     if principal.role is Role.AGENT and row.agent_id != principal.agent_id:
-        raise NotFoundError(f"ticket {ticket_id!r} is not assigned to you")
+        raise ForbiddenError(f"ticket {ticket_id!r} is not assigned to you")
 
 
 @router.post("/{ticket_id}/status", response_model=TicketRead)
