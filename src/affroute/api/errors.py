@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
@@ -22,6 +23,32 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. invalid_input")
+    message: str
+    details: Any = Field(default=None, description="the fields or rows at fault, when known")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorDetail
+
+
+# Declared on every router so the OpenAPI contract lists the errors clients must handle.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "no API key, or not a valid one"),
+        (403, "the key's role may not do this"),
+        (404, "no such resource (or not visible to this caller)"),
+        (409, "the change conflicts with the current state"),
+        (413, "request body too large"),
+        (422, "invalid input; details name the fields"),
+    )
 }
 
 

@@ -20,6 +20,7 @@ KINDS: dict[str, type[Base]] = {
     "campaigns": CampaignRow,
     "anomalies": AnomalyRow,
 }
+SINGULAR = {"partners": "partner", "deals": "deal", "campaigns": "campaign", "anomalies": "anomaly"}
 _CHUNK = 500
 
 
@@ -45,7 +46,7 @@ def upsert(*, session: Session, kind: str, rows: Sequence[dict[str, Any]], now: 
 def get(*, session: Session, kind: str, item_id: str) -> Any:
     row = session.get(KINDS[kind], item_id)
     if row is None:
-        raise NotFoundError(f"{kind[:-1]} {item_id!r} does not exist")
+        raise NotFoundError(f"{SINGULAR[kind]} {item_id!r} does not exist")
     return row
 
 

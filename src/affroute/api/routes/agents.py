@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from affroute.api.deps import Admin, AgentViewer, PrincipalDep, StateDep
+from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
     AgentChange,
     AgentRead,
@@ -21,7 +22,7 @@ from affroute.service import agents
 from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+router = APIRouter(prefix="/api/v1", tags=["agents"], responses=ERRORS)
 
 
 def _read(session: Session, agent_id: str) -> AgentRead:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from affroute.api.deps import CatalogReader, CatalogWriter, StateDep
+from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
     AnomalyIn,
     AnomalyRead,
@@ -30,7 +31,7 @@ from affroute.api.schemas import (
 from affroute.service import catalog
 from affroute.service.errors import InvalidInputError
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=ERRORS)
 MAX_BULK_ROWS = 10_000
 
 
@@ -75,7 +76,7 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
 
 
 def _register(kind: str, model_in: type[BaseModel], model_read: Any) -> None:
-    singular = kind[:-1]
+    singular = catalog.SINGULAR[kind]
 
     @router.get(f"/{kind}", response_model=list[model_read], name=f"list_{kind}")
     def list_items(

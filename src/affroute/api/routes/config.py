@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from affroute.api.deps import Admin, Reader, StateDep
+from affroute.api.errors import ERRORS
 from affroute.api.schemas import ConfigRead, ConfigWrite, DryRunRequest, DryRunResult
 from affroute.service import configs
 
-router = APIRouter(prefix="/api/v1/config", tags=["config"])
+router = APIRouter(prefix="/api/v1/config", tags=["config"], responses=ERRORS)
 
 
 @router.get("", response_model=ConfigRead)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from affroute.api.deps import Reassigner, StateDep, StatusChanger, TicketReader, TicketWriter
+from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
     DecisionRead,
     EventRead,
@@ -27,7 +28,7 @@ from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
 from affroute.store.models import TicketRow
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=ERRORS)
 
 
 def _visible(session: Session, principal: Principal, ticket_id: str) -> TicketRow:
