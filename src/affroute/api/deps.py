@@ -62,30 +62,32 @@ class AppState:
 
 # The dependencies are async so that resolving them does not hop to the thread pool;
 # only a key not seen recently is checked in a worker thread.
-async def get_state(request: Request) -> AppState:
+def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.affroute
     return state
 
 
-StateDep = Annotated[AppState, Depends(get_state)]
+async def _state(request: Request) -> AppState:
+    return get_state(request)
+
+
+StateDep = Annotated[AppState, Depends(_state)]
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an affroute API key")
 
 
-async def get_principal(
-    state: StateDep, key: Annotated[str | None, Security(_api_key)]
-) -> Principal:
-    cached = state.cached_principal(key)
-    return cached if cached is not None else await run_in_threadpool(state.principal, key)
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits only the given roles.
 
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """A dependency that admits only the given roles."""
+    It reads the app state and the key header itself rather than through other
+    dependencies: each dependency level costs FastAPI tens of microseconds per request.
+    """
     allowed = frozenset(roles)
 
-    async def check(principal: PrincipalDep) -> Principal:
+    async def check(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Principal:
+        state = get_state(request)
+        principal = state.cached_principal(key)
+        if principal is None:
+            principal = await run_in_threadpool(state.principal, key)
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise ForbiddenError(f"this needs one of the roles: {names}")
@@ -94,6 +96,7 @@ def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal
     return check
 
 
+PrincipalDep = Annotated[Principal, Depends(require(*Role))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST))]
 CatalogReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST, Role.INTEGRATION))]

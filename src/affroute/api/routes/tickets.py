@@ -6,10 +6,17 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from affroute.api.deps import Reassigner, StateDep, StatusChanger, TicketReader, TicketWriter
+from affroute.api.deps import (
+    Reassigner,
+    StateDep,
+    StatusChanger,
+    TicketReader,
+    TicketWriter,
+    get_state,
+)
 from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
     DecisionRead,
@@ -46,7 +53,7 @@ def _visible(session: Session, principal: Principal, ticket_id: str) -> TicketRo
 )
 def create_ticket(
     body: TicketCreate,
-    state: StateDep,
+    request: Request,
     principal: TicketWriter,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> Response:
@@ -54,8 +61,12 @@ def create_ticket(
 
     201 for a new ticket; 200 when an Idempotency-Key or external_id repeats an earlier one.
     """
+    state = get_state(request)  # not a dependency: the hot path saves a resolution step
     now = state.clock()
-    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    # Only a request with a key is ever compared with an earlier one.
+    request_hash = (
+        hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
+    )
     data = tickets.TicketInput(
         **body.model_dump(exclude={"tags", "created_at"}),
         tags=tuple(body.tags),
