@@ -22,6 +22,7 @@ from affroute.domain import (
     TicketStatus,
     Urgency,
 )
+from affroute.service.tickets import ReplyAuthor
 from affroute.store.models import (
     AgentRow,
     AnomalyRow,
@@ -59,6 +60,12 @@ class TicketCreate(_In):
 
 class StatusChange(_In):
     status: TicketStatus
+
+
+class ReplyCreate(_In):
+    author: ReplyAuthor = Field(
+        description="agent: a public answer; partner: the partner wrote back"
+    )
 
 
 class Reassignment(_In):

@@ -7,6 +7,7 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, bindparam, insert, or_, select
@@ -18,7 +19,6 @@ from affroute.service.assignment import (
     assign,
     free_agent,
     pull_for_agent,
-    skills_from_json,
     skills_to_json,
     take_agent,
     work_item,
@@ -190,6 +190,7 @@ def ingest(
         sla_policy=decision.sla_policy,
         created_at=data.created_at,
         updated_at=now,
+        sla_paused_seconds=0.0,
     )
     connection = session.connection()
     connection.execute(_INSERT_TICKET, [_columns(row)])
@@ -500,5 +501,27 @@ def reassign(
     return row
 
 
-def required_skills(row: TicketRow) -> list[str]:
-    return [f"{s.name}:{s.level}" for s in skills_from_json(row.required_skills)]
+class ReplyAuthor(StrEnum):
+    AGENT = "agent"
+    PARTNER = "partner"
+
+
+def reply(
+    *, session: Session, ticket_id: str, author: ReplyAuthor, actor: str, now: datetime
+) -> TicketRow:
+    """Record a public reply: the SLA clocks count first and next responses from these."""
+    row = _locked(session, ticket_id)
+    if row.status == TicketStatus.CLOSED.value:
+        raise ConflictError(f"ticket {ticket_id} is closed")
+    if author is ReplyAuthor.PARTNER:
+        kind = "partner_replied"
+    else:
+        answered = session.scalar(
+            select(TicketEventRow.id).where(
+                TicketEventRow.ticket_id == ticket_id, TicketEventRow.kind == "first_response"
+            )
+        )
+        kind = "replied" if answered is not None else "first_response"
+    _event(session, row.id, kind, actor, now)
+    row.updated_at = now
+    return row

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -164,6 +165,14 @@ class TicketRow(Base):
     sla_policy: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # SLA clocks, recomputed from the event log on every change (see affroute.service.sla).
+    first_response_by: Mapped[datetime | None]
+    next_response_by: Mapped[datetime | None]
+    resolution_by: Mapped[datetime | None]
+    sla_status: Mapped[str | None] = mapped_column(String(32))
+    sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # When the sweeper must look at this ticket next (a step or a deadline comes due).
+    sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
 
     __table_args__ = (
         Index("ix_tickets_queue", "team", "queued", "priority_rank", "score", "created_at"),
@@ -196,6 +205,22 @@ class TicketEventRow(Base):
     actor: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime]
+
+
+class EscalationRow(Base):
+    """One fired step of an escalation ladder; the unique key makes each fire exactly once."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(128))
+    step: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    predicted: Mapped[bool] = mapped_column(Boolean, default=False)
+    fired_at: Mapped[datetime]
+    fired_by: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("ticket_id", "policy", "step", name="uq_escalation_step"),)
 
 
 class ApiKeyRow(Base):

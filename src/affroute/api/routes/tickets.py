@@ -23,6 +23,7 @@ from affroute.api.schemas import (
     EventRead,
     IngestResult,
     Reassignment,
+    ReplyCreate,
     StatusChange,
     TicketCreate,
     TicketDetail,
@@ -187,6 +188,26 @@ def reassign(
             team=body.team,
             agent_id=body.agent_id,
             reason=body.reason,
+            actor=principal.key_id,
+            now=state.clock(),
+        )
+        return TicketRead.of(row)
+
+    return state.uow.run(work)
+
+
+@router.post("/{ticket_id}/replies", response_model=TicketRead, status_code=201)
+def add_reply(
+    ticket_id: str, body: ReplyCreate, state: StateDep, principal: StatusChanger
+) -> TicketRead:
+    """Record a public reply (agent or partner); first and next response clocks follow it."""
+
+    def work(session: Session) -> TicketRead:
+        _own_ticket(session, principal, ticket_id)
+        row = tickets.reply(
+            session=session,
+            ticket_id=ticket_id,
+            author=body.author,
             actor=principal.key_id,
             now=state.clock(),
         )
