@@ -111,8 +111,14 @@ def serve(
     app: str, database_url: str, workers: int, factory: bool
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ, AFFROUTE_DATABASE_URL=database_url, AFFROUTE_REBALANCE_SECONDS="0",
-               AFFROUTE_CONFIG_PATH=str(CONFIG), PYTHONPATH=str(ROOT))  # fmt: skip
+    env = dict(
+        os.environ,
+        AFFROUTE_DATABASE_URL=database_url,
+        AFFROUTE_REBALANCE_SECONDS="0",
+        AFFROUTE_SLA_SWEEP_SECONDS="0",
+        AFFROUTE_CONFIG_PATH=str(CONFIG),
+        PYTHONPATH=str(ROOT),
+    )
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     if factory:

@@ -343,3 +343,55 @@ def demo(
     )
     out.print(f"loaded {len(program.partners)} partners, replayed {count} tickets")
     out.print(f"demo admin key: {plain}", markup=False, highlight=False)
+
+
+sla_app = typer.Typer(help="SLA clocks and the escalation sweeper.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+
+
+@sla_app.command("sweep")
+def sla_sweep(
+    once: Annotated[bool, typer.Option("--once", help="One sweep, then exit.")] = False,
+    interval: Annotated[float, typer.Option(min=1, help="Seconds between sweeps.")] = 30,
+    limit: Annotated[int, typer.Option(min=1, help="Tickets per sweep transaction.")] = 500,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Fire the escalation steps that came due; safe to run beside other sweepers."""
+    import time
+
+    from affroute.service import sla
+
+    uow = _uow(_settings(database_url))
+    cache = RoutingCache()
+    while True:
+        total = fired = 0
+        while True:  # drain: several transactions if more than `limit` tickets are due
+            done = uow.run(
+                lambda s: sla.sweep(session=s, cache=cache, now=datetime.now(UTC), limit=limit)
+            )
+            total, fired = total + done.examined, fired + done.fired
+            if done.examined < limit:
+                break
+        out.print(
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z examined {total} tickets, fired {fired} steps"
+        )
+        if once:
+            return
+        time.sleep(interval)
+
+
+@sla_app.command("recompute")
+def sla_recompute(
+    include_closed: Annotated[bool, typer.Option(help="Also solved and closed tickets.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Recompute every ticket's clocks from its events (after a calendar or policy change)."""
+    from affroute.service import sla
+
+    uow = _uow(_settings(database_url))
+    count = uow.run(
+        lambda s: sla.recompute_all(
+            session=s, cache=RoutingCache(), now=datetime.now(UTC), include_closed=include_closed
+        )
+    )
+    out.print(f"recomputed the clocks of {count} tickets")

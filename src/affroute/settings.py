@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     rebalance_seconds: float = Field(default=5.0, ge=0, description="0 turns the queue sweep off")
+    sla_sweep_seconds: float = Field(default=30.0, ge=0, description="0 turns the SLA sweeper off")
     key_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long a checked key is trusted"
     )

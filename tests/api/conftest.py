@@ -95,7 +95,13 @@ class Server:
 def run_server(database_url: str, config: Path = EXAMPLE, **settings: object) -> Iterator[Server]:
     """Serve the app with uvicorn on a loopback port in a thread; stop it afterwards."""
     app = create_app(
-        Settings(database_url=database_url, config_path=config, rebalance_seconds=0, **settings)  # type: ignore[arg-type]
+        Settings(  # type: ignore[arg-type]
+            database_url=database_url,
+            config_path=config,
+            rebalance_seconds=0,
+            sla_sweep_seconds=0,
+            **settings,
+        )
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

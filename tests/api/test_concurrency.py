@@ -201,6 +201,7 @@ def pg_workers(tmp_path_factory: pytest.TempPathFactory, pg_ok: bool) -> Iterato
             AFFROUTE_DATABASE_URL=url,
             AFFROUTE_CONFIG_PATH=str(EXAMPLE),
             AFFROUTE_REBALANCE_SECONDS="0",
+            AFFROUTE_SLA_SWEEP_SECONDS="0",
         )
         log = tmp_path_factory.mktemp("log") / "serve.log"
         with log.open("w") as sink:

@@ -21,9 +21,10 @@ from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
+from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import tickets as ticket_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, configs
+from affroute.service import agents, configs, sla
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -100,16 +101,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(bootstrap_config, state)
-        sweeper = (
-            asyncio.create_task(_rebalance_forever(state)) if settings.rebalance_seconds else None
-        )
+        tasks = [
+            asyncio.create_task(_every(seconds, job, state))
+            for seconds, job in (
+                (settings.rebalance_seconds, _rebalance),
+                (settings.sla_sweep_seconds, _sweep_sla),
+            )
+            if seconds
+        ]
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
             engine.dispose()
 
     app = FastAPI(
@@ -121,7 +127,7 @@ def create_app(
     app.state.affroute = state
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (ticket_routes, catalog_routes, agent_routes, config_routes):
+    for module in (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"])
@@ -145,13 +151,22 @@ def create_app(
     return app
 
 
-async def _rebalance_forever(state: AppState) -> None:
-    """Let agents with free capacity pull queued tickets: covers races and missed wake-ups."""
+async def _every(seconds: float, job: Callable[[AppState], object], state: AppState) -> None:
+    """Run a background job every ``seconds``; a failure is logged and retried next round."""
     while True:
-        await asyncio.sleep(state.settings.rebalance_seconds)
+        await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(
-                state.uow.run, lambda s: agents.rebalance(session=s, now=state.clock())
-            )
-        except Exception:  # keep sweeping; the next round retries
-            log.exception("queue rebalance failed")
+            await run_in_threadpool(job, state)
+        except Exception:  # keep going: the next round retries
+            log.exception("background job %s failed", getattr(job, "__name__", job))
+
+
+def _rebalance(state: AppState) -> int:
+    """Agents with free capacity pull queued tickets: covers races and missed wake-ups."""
+    return state.uow.run(lambda s: agents.rebalance(session=s, now=state.clock()))
+
+
+def _sweep_sla(state: AppState) -> int:
+    """Fire the escalation steps that came due (other workers may sweep at the same time)."""
+    done = state.uow.run(lambda s: sla.sweep(session=s, cache=state.cache, now=state.clock()))
+    return done.fired

@@ -110,6 +110,30 @@ class EventRead(BaseModel):
         return cls(id=row.id, kind=row.kind, actor=row.actor, at=row.at, data=row.data)
 
 
+class SlaRead(BaseModel):
+    policy: str
+    status: str | None = Field(
+        description="first_response_due, resolution_due, paused, breached or fulfilled"
+    )
+    first_response_by: datetime | None
+    next_response_by: datetime | None
+    resolution_by: datetime | None
+    paused_seconds: float
+
+    @classmethod
+    def of(cls, row: TicketRow) -> SlaRead | None:
+        if row.sla_policy is None:
+            return None
+        return cls(
+            policy=row.sla_policy,
+            status=row.sla_status,
+            first_response_by=row.first_response_by,
+            next_response_by=row.next_response_by,
+            resolution_by=row.resolution_by,
+            paused_seconds=row.sla_paused_seconds or 0.0,
+        )
+
+
 class TicketRead(BaseModel):
     id: str
     external_id: str | None
@@ -134,6 +158,7 @@ class TicketRead(BaseModel):
     body: str
     created_at: datetime
     updated_at: datetime
+    sla: SlaRead | None = Field(description="the ticket's SLA clocks, when a policy applies")
 
     @classmethod
     def of(cls, row: TicketRow) -> TicketRead:
@@ -161,6 +186,7 @@ class TicketRead(BaseModel):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            sla=SlaRead.of(row),
         )
 
 
@@ -348,6 +374,31 @@ class DryRunResult(BaseModel):
     priority_changed: int
     moves: list[dict[str, Any]]
     differences: list[dict[str, Any]]
+
+
+class SlaBoardItem(BaseModel):
+    ticket: TicketRead
+    due: datetime = Field(description="the nearest deadline of the running clocks")
+    seconds_left: float = Field(description="negative once breached")
+
+
+class SlaBoard(BaseModel):
+    at: datetime
+    items: list[SlaBoardItem]
+
+
+class SlaGroup(BaseModel):
+    key: str
+    tickets: int
+    breached: int
+    escalated: int
+    compliance: float = Field(description="share of tickets with a clock that did not breach")
+
+
+class SlaStats(BaseModel):
+    by_team: list[SlaGroup]
+    by_priority: list[SlaGroup]
+    by_partner_tier: list[SlaGroup]
 
 
 class Health(BaseModel):

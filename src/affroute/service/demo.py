@@ -52,7 +52,7 @@ def load_program(
         ticket = labelled.ticket
         while solve_at and solve_at[0][0] <= ticket.created_at:
             at, ticket_id = heapq.heappop(solve_at)
-            uow.run(partial(_solve, ticket_id=ticket_id, now=at))
+            uow.run(partial(_solve, cache=cache, ticket_id=ticket_id, now=at))
         data = tickets.TicketInput(
             subject=ticket.subject,
             body=ticket.body,
@@ -79,9 +79,14 @@ def _upsert(session: Session, *, kind: str, rows: list[dict[str, Any]], now: dat
     return catalog.upsert(session=session, kind=kind, rows=rows, now=now)
 
 
-def _solve(session: Session, *, ticket_id: str, now: datetime) -> object:
+def _solve(session: Session, *, cache: RoutingCache, ticket_id: str, now: datetime) -> object:
     return tickets.change_status(
-        session=session, ticket_id=ticket_id, status=TicketStatus.SOLVED, actor="demo", now=now
+        session=session,
+        cache=cache,
+        ticket_id=ticket_id,
+        status=TicketStatus.SOLVED,
+        actor="demo",
+        now=now,
     )
 
 

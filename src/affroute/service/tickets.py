@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from affroute.domain import PRIORITY_RANK, Category, Ticket, TicketStatus, Urgency
 from affroute.engine import WorkItem
+from affroute.service import sla
 from affroute.service.assignment import (
     assign,
     free_agent,
@@ -192,6 +193,7 @@ def ingest(
         updated_at=now,
         sla_paused_seconds=0.0,
     )
+    sla.start_clocks(config=routing.config, row=row, now=now)
     connection = session.connection()
     connection.execute(_INSERT_TICKET, [_columns(row)])
     trace = decision.to_dict() | {
@@ -385,7 +387,13 @@ def _queue_or_assign(session: Session, row: TicketRow, actor: str, now: datetime
 
 
 def change_status(
-    *, session: Session, ticket_id: str, status: TicketStatus, actor: str, now: datetime
+    *,
+    session: Session,
+    cache: RoutingCache,
+    ticket_id: str,
+    status: TicketStatus,
+    actor: str,
+    now: datetime,
 ) -> TicketRow:
     """Move a ticket to a new status; leaving the open statuses frees its agent's slot."""
     row = _locked(session, ticket_id)
@@ -405,6 +413,7 @@ def change_status(
         row.queued = False
     elif is_open and not was_open:
         _reopen(session, row, actor, now)
+    sla.refresh(session=session, config=cache.current(session).config, row=row, now=now)
     return row
 
 
@@ -441,8 +450,13 @@ def reassign(
     reason: str,
     actor: str,
     now: datetime,
+    escalation: bool = False,
 ) -> TicketRow:
-    """Move a ticket to another team and/or agent, recording what made the overturned choice."""
+    """Move a ticket to another team and/or agent, recording what made the overturned choice.
+
+    A move by the escalation ladder is not a misroute: the first choice was not wrong,
+    the ticket ran out of time.
+    """
     if team is None and agent_id is None:
         raise InvalidInputError("give a team, an agent, or both", {"field": "team"})
     row = _locked(session, ticket_id)
@@ -475,7 +489,7 @@ def reassign(
     if previous_agent is not None and previous_agent != agent_id:
         free_agent(session, previous_agent)
     row.team = team
-    row.team_source = f"person:{actor}"
+    row.team_source = f"{'escalation' if escalation else 'person'}:{actor}"
     row.updated_at = now
     if agent_id is not None and agent_id != previous_agent:
         if not take_agent(session, agent_id, now):
@@ -488,7 +502,7 @@ def reassign(
     _event(
         session, row.id, "reassigned", actor, now,
         from_team=previous_team, to_team=team, from_agent=previous_agent, to_agent=agent_id,
-        reason=reason, overturned=overturned, misroute=previous_team != team,
+        reason=reason, overturned=overturned, misroute=previous_team != team and not escalation,
     )  # fmt: skip
     if row.agent_id is None:
         _queue_or_assign(session, row, actor, now)
@@ -498,6 +512,7 @@ def reassign(
         )
     if previous_agent is not None and previous_agent != row.agent_id:
         pull_for_agent(session, previous_agent, now, actor)
+    sla.refresh(session=session, config=config, row=row, now=now)
     return row
 
 
@@ -507,7 +522,13 @@ class ReplyAuthor(StrEnum):
 
 
 def reply(
-    *, session: Session, ticket_id: str, author: ReplyAuthor, actor: str, now: datetime
+    *,
+    session: Session,
+    cache: RoutingCache,
+    ticket_id: str,
+    author: ReplyAuthor,
+    actor: str,
+    now: datetime,
 ) -> TicketRow:
     """Record a public reply: the SLA clocks count first and next responses from these."""
     row = _locked(session, ticket_id)
@@ -524,4 +545,5 @@ def reply(
         kind = "replied" if answered is not None else "first_response"
     _event(session, row.id, kind, actor, now)
     row.updated_at = now
+    sla.refresh(session=session, config=cache.current(session).config, row=row, now=now)
     return row

@@ -163,6 +163,7 @@ def change_status(
         _own_ticket(session, principal, ticket_id)
         row = tickets.change_status(
             session=session,
+            cache=state.cache,
             ticket_id=ticket_id,
             status=body.status,
             actor=principal.key_id,
@@ -206,6 +207,7 @@ def add_reply(
         _own_ticket(session, principal, ticket_id)
         row = tickets.reply(
             session=session,
+            cache=state.cache,
             ticket_id=ticket_id,
             author=body.author,
             actor=principal.key_id,

@@ -1,0 +1,140 @@
+"""SLA clocks on real tickets and the escalation sweeper, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from affroute.service import sla
+from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
+from affroute.store.db import make_engine, session_factory
+from affroute.store.models import EscalationRow, TicketEventRow, TicketRow
+from tests.api.conftest import Server, seed_catalog
+
+PREMIUM = "P019"  # premium tier in seed_catalog: the "premium partners" policy (24x7)
+
+
+def sweep_at(server: Server, at: datetime, actor: str = "sla", limit: int = 500) -> sla.SweepResult:
+    uow = UnitOfWork(session_factory(make_engine(server.database_url)))
+    cache = RoutingCache()
+    return uow.run(lambda s: sla.sweep(session=s, cache=cache, now=at, limit=limit, actor=actor))
+
+
+def new_ticket(admin: httpx.Client, **fields: object) -> dict[str, object]:
+    body = {"subject": "Tracking pixel?", "body": "conversions look low", "partner_id": PREMIUM}
+    body.update(fields)
+    response = admin.post("/api/v1/tickets", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def at(value: object) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+def test_clocks_start_on_ingest_and_follow_replies(admin: httpx.Client) -> None:
+    seed_catalog(admin)
+    ticket = new_ticket(admin)
+    clock = ticket["sla"]
+    assert isinstance(clock, dict)
+    assert clock["policy"] == "premium partners"
+    assert clock["status"] == "first_response_due"
+    created = at(ticket["created_at"])
+    assert at(clock["first_response_by"]) == created + timedelta(hours=1)  # a 24x7 calendar
+    assert at(clock["resolution_by"]) == created + timedelta(hours=24)
+    replied = admin.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"author": "agent"})
+    assert replied.status_code == 201, replied.text
+    assert replied.json()["sla"]["status"] == "resolution_due"
+    events = [e["kind"] for e in admin.get(f"/api/v1/tickets/{ticket['id']}").json()["events"]]
+    assert events[-1] == "first_response"
+
+
+def test_pending_pauses_the_resolution_clock(admin: httpx.Client) -> None:
+    seed_catalog(admin)
+    ticket = new_ticket(admin)
+    # Waiting on the partner stops the resolution clock; the first answer is still owed
+    # until it is given, so reply first.
+    admin.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"author": "agent"})
+    paused = admin.post(f"/api/v1/tickets/{ticket['id']}/status", json={"status": "pending"}).json()
+    assert paused["sla"]["status"] == "paused"
+    resumed = admin.post(f"/api/v1/tickets/{ticket['id']}/status", json={"status": "open"}).json()
+    assert resumed["sla"]["status"] == "resolution_due"
+    assert at(resumed["sla"]["resolution_by"]) >= at(ticket["sla"]["resolution_by"])  # type: ignore[index]
+
+
+def test_each_step_fires_once_at_its_time(server: Server, admin: httpx.Client) -> None:
+    seed_catalog(admin)
+    ticket = new_ticket(admin)
+    created = at(ticket["created_at"])
+    assert sweep_at(server, created + timedelta(hours=17)).fired == 0  # 75% of 24h is 18h
+    first = sweep_at(server, created + timedelta(hours=19))
+    assert (first.fired, first.by_action) == (1, {"notify": 1})
+    assert sweep_at(server, created + timedelta(hours=19, minutes=5)).fired == 0
+    later = sweep_at(server, created + timedelta(hours=49))  # premium: after 48h to senior managers
+    assert later.by_action == {"reassign": 1}
+    detail = admin.get(f"/api/v1/tickets/{ticket['id']}").json()
+    assert detail["team"] == "senior_managers"
+    assert detail["team_source"] == "escalation:sla"
+    moved = next(e for e in detail["events"] if e["kind"] == "reassigned")
+    assert moved["data"]["misroute"] is False  # running out of time is not a misroute
+    assert [e["data"]["step"] for e in detail["events"] if e["kind"] == "escalated"] == [0, 1]
+    assert sweep_at(server, created + timedelta(hours=60)).fired == 0
+    stats = admin.get("/api/v1/sla/stats").json()
+    premium = next(g for g in stats["by_partner_tier"] if g["key"] == "premium")
+    assert premium["escalated"] >= 1
+
+
+def test_board_orders_by_time_left(admin: httpx.Client) -> None:
+    seed_catalog(admin)
+    slow = new_ticket(admin, partner_id="P001")  # a standard policy on business hours
+    fast = new_ticket(admin)  # premium: one hour to first response
+    board = admin.get("/api/v1/sla/board").json()
+    order = [item["ticket"]["id"] for item in board["items"]]
+    assert order.index(fast["id"]) < order.index(slow["id"])
+    assert board["items"][0]["seconds_left"] <= board["items"][-1]["seconds_left"]
+
+
+@pytest.mark.parametrize("server", ["postgresql"], indirect=True)
+def test_three_concurrent_sweepers_fire_every_step_exactly_once(
+    server: Server, admin: httpx.Client
+) -> None:
+    seed_catalog(admin)
+    ids = [str(new_ticket(admin)["id"]) for _ in range(30)]
+    when = datetime.now(UTC) + timedelta(hours=50)
+    barrier = threading.Barrier(3)
+    results: dict[str, list[sla.SweepResult]] = {}
+
+    def sweeper(name: str) -> None:
+        barrier.wait()
+        runs = results.setdefault(name, [])
+        while True:  # small batches so the three interleave over the same tickets
+            done = sweep_at(server, when, actor=name, limit=3)
+            runs.append(done)
+            if done.examined == 0:
+                return
+
+    threads = [threading.Thread(target=sweeper, args=(f"sweeper-{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    engine = make_engine(server.database_url)
+    with session_factory(engine)() as session:
+        fired = Counter(session.execute(select(EscalationRow.ticket_id, EscalationRow.step)).all())
+        escalated = session.scalar(
+            select(func.count())
+            .select_from(TicketEventRow)
+            .where(TicketEventRow.kind == "escalated")
+        )
+        teams = set(session.scalars(select(TicketRow.team).where(TicketRow.id.in_(ids))))
+    assert set(fired.values()) == {1}
+    assert {ticket for ticket, _ in fired} == set(ids)
+    assert len(fired) == 60 and escalated == 60  # two steps each: notify, reassign
+    assert teams == {"senior_managers"}
+    assert sum(r.fired for runs in results.values() for r in runs) == 60
