@@ -138,3 +138,27 @@ def test_three_concurrent_sweepers_fire_every_step_exactly_once(
     assert len(fired) == 60 and escalated == 60  # two steps each: notify, reassign
     assert teams == {"senior_managers"}
     assert sum(r.fired for runs in results.values() for r in runs) == 60
+
+
+def test_a_predicted_breach_escalates_early_and_says_so(
+    server: Server, admin: httpx.Client
+) -> None:
+    seed_catalog(admin)
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    # The compliance team's recent pace: tickets written a month ago, solved today.
+    for _ in range(3):
+        old = new_ticket(admin, partner_id="P001", category="compliance", created_at=month_ago)
+        admin.post(f"/api/v1/tickets/{old['id']}/status", json={"status": "solved"})
+    # Urgent: at least P2, whose policy raises the priority when the resolution target is hit.
+    ticket = new_ticket(admin, partner_id="P001", category="compliance", urgency="urgent")
+    assert ticket["team"] == "compliance"
+    assert ticket["sla"]["policy"] == "p2"  # type: ignore[index]
+    policy = ticket["sla"]["policy"]  # type: ignore[index]
+    swept = sweep_at(server, datetime.now(UTC) + timedelta(minutes=11))
+    assert swept.predicted >= 1
+    detail = admin.get(f"/api/v1/tickets/{ticket['id']}").json()
+    early = [e for e in detail["events"] if e["kind"] == "escalated"]
+    assert len(early) == 1 and early[0]["data"]["predicted_breach"] is True
+    assert early[0]["data"]["policy"] == policy
+    assert at(early[0]["data"]["expected_resolution"]) > at(detail["sla"]["resolution_by"])
+    assert detail["sla"]["status"] != "breached"  # not late yet: this is the early warning

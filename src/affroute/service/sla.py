@@ -31,6 +31,8 @@ from affroute.store.models import (
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 SWEEP_ACTOR = "sla"
+# How often an open ticket with breach steps still to fire is forecast again.
+FORECAST_EVERY = timedelta(minutes=10)
 
 
 class CalendarCache:
@@ -140,6 +142,8 @@ def _clocks(
     ]
     deadlines = [state.first_response_by, state.next_response_by, state.resolution_by]
     upcoming = [due for due, _, _ in pending] + [d for d in deadlines if d is not None and d > now]
+    if any(step.at_fraction is not None and step.at_fraction >= 1.0 for _, _, step in pending):
+        upcoming.append(now + FORECAST_EVERY)  # look again soon: a breach may become likely
     row.sla_check_at = min(upcoming, default=None)
     return Refreshed(state, [(index, step) for due, index, step in pending if due <= now])
 
@@ -148,6 +152,7 @@ def _clocks(
 class SweepResult:
     examined: int = 0
     fired: int = 0
+    predicted: int = 0  # of the fired steps, those fired early on a predicted breach
     by_action: dict[str, int] = field(default_factory=dict)
 
 
@@ -170,19 +175,95 @@ def sweep(
         .execution_options(populate_existing=True)
     )
     result = SweepResult()
+    forecast = Forecast(session, now)
     for row in session.scalars(query):
         result.examined += 1
         refreshed = refresh(session=session, config=config, row=row, now=now)
         policy = policy_of(config, row)
-        if policy is None:
+        if policy is None or refreshed.state is None:
             continue
-        for index, step in refreshed.due_steps:
-            if _claim(session, row.id, policy.name, index, step, now, actor):
-                _apply(session, cache, row, policy, index, step, actor, now)
+        due: list[tuple[int, EscalationStep, datetime | None]] = [
+            (index, step, None) for index, step in refreshed.due_steps
+        ]
+        expected = forecast.resolution(row)
+        if expected is not None and expected > refreshed.state.resolution_by:
+            # Predicted to breach: the steps meant for the breach fire now, and say why.
+            due += [
+                (index, step, expected)
+                for index, step in enumerate(policy.escalations)
+                if step.at_fraction is not None
+                and step.at_fraction >= 1.0
+                and index not in {i for i, _, _ in due}
+            ]
+        for index, step, predicted in due:
+            if _claim(session, row.id, policy.name, index, step, now, actor, predicted):
+                _apply(session, cache, row, policy, index, step, actor, now, predicted)
                 result.fired += 1
+                result.predicted += predicted is not None
                 result.by_action[step.action.value] = result.by_action.get(step.action.value, 0) + 1
         refresh(session=session, config=config, row=row, now=now)
     return result
+
+
+class Forecast:
+    """When a team will likely resolve a ticket, from its recent throughput and pace.
+
+    A waiting ticket starts after the tickets ahead of it in the queue at the rate the
+    team solved tickets over the last day, then takes the team's median time to solve;
+    an assigned ticket takes that median from its creation. No history, no forecast.
+    """
+
+    WINDOW = timedelta(days=1)
+    SAMPLE = 200
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self._teams: dict[str, tuple[float, timedelta] | None] = {}
+
+    def _team(self, team: str) -> tuple[float, timedelta] | None:
+        if team not in self._teams:
+            solved = list(
+                self.session.execute(
+                    select(TicketRow.created_at, TicketEventRow.at)
+                    .join(TicketEventRow, TicketEventRow.ticket_id == TicketRow.id)
+                    .where(
+                        TicketRow.team == team,
+                        TicketEventRow.kind == "status_changed",
+                        TicketEventRow.at > self.now - self.WINDOW,
+                        TicketEventRow.at <= self.now,
+                        TicketRow.status.in_(["solved", "closed"]),
+                    )
+                    .order_by(TicketEventRow.at.desc())
+                    .limit(self.SAMPLE)
+                )
+            )
+            if not solved:
+                self._teams[team] = None
+            else:
+                per_hour = len(solved) / (self.WINDOW.total_seconds() / 3600)
+                spans = sorted(done - created for created, done in solved)
+                self._teams[team] = (per_hour, spans[len(spans) // 2])
+        return self._teams[team]
+
+    def resolution(self, row: TicketRow) -> datetime | None:
+        pace = self._team(row.team)
+        if pace is None:
+            return None
+        per_hour, median = pace
+        if row.agent_id is not None:
+            return max(self.now, row.created_at + median)
+        ahead = self.session.scalar(
+            select(func.count())
+            .select_from(TicketRow)
+            .where(
+                TicketRow.team == row.team,
+                TicketRow.queued.is_(True),
+                TicketRow.priority_rank <= row.priority_rank,
+                TicketRow.created_at < row.created_at,
+            )
+        )
+        return self.now + timedelta(hours=(ahead or 0) / per_hour) + median
 
 
 def _claim(
@@ -193,6 +274,7 @@ def _claim(
     step: EscalationStep,
     now: datetime,
     actor: str,
+    predicted: datetime | None = None,
 ) -> bool:
     """Record the step as fired; False if it already was (by anyone, at any time)."""
     dialect = session.get_bind().dialect.name
@@ -202,7 +284,7 @@ def _claim(
         policy=policy,
         step=index,
         action=step.action.value,
-        predicted=False,
+        predicted=predicted is not None,
         fired_at=now,
         fired_by=actor,
     ).on_conflict_do_nothing(index_elements=["ticket_id", "policy", "step"])
@@ -218,10 +300,14 @@ def _apply(
     step: EscalationStep,
     actor: str,
     now: datetime,
+    predicted: datetime | None = None,
 ) -> None:
     from affroute.service import tickets  # the ticket use cases also refresh clocks
 
     data: dict[str, object] = {"policy": policy.name, "step": index, "action": step.action.value}
+    if predicted is not None:
+        data["predicted_breach"] = True
+        data["expected_resolution"] = predicted.isoformat()
     session.add(TicketEventRow(ticket_id=row.id, kind="escalated", actor=actor, data=data, at=now))
     if step.action is EscalationAction.RAISE_PRIORITY:
         current = PRIORITY_RANK[Priority(row.priority)]
