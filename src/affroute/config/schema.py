@@ -20,6 +20,8 @@ _DURATION = re.compile(
 def parse_duration(raw: object) -> timedelta:
     """Read ``90m``, ``4h``, ``1h30m``, ``2d`` (or a number of minutes) as a duration."""
     if isinstance(raw, timedelta):
+        if raw <= timedelta(0):
+            raise ValueError("a duration must be positive")
         return raw
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if raw <= 0:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from affroute.domain import TicketStatus
+from affroute.domain import Ticket, TicketStatus
 from affroute.service import catalog, tickets
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -53,21 +53,10 @@ def load_program(
         while solve_at and solve_at[0][0] <= ticket.created_at:
             at, ticket_id = heapq.heappop(solve_at)
             uow.run(partial(_solve, cache=cache, ticket_id=ticket_id, now=at))
-        data = tickets.TicketInput(
-            subject=ticket.subject,
-            body=ticket.body,
-            created_at=ticket.created_at,
-            partner_id=ticket.partner_id,
-            deal_id=ticket.deal_id,
-            campaign_id=ticket.campaign_id,
-            category=ticket.category,
-            urgency=ticket.urgency,
-            channel=ticket.channel,
-            region=ticket.region,
-            tags=ticket.tags,
-            external_id=f"demo-{ticket.id}",
+        stored = replace(
+            ticket, id=tickets.new_ticket_id(ticket.created_at), external_id=f"demo-{ticket.id}"
         )
-        done = uow.run(partial(_ingest, cache=cache, data=data, now=ticket.created_at))
+        done = uow.run(partial(_ingest, cache=cache, ticket=stored, now=ticket.created_at))
         # Queued tickets count as solved after the same time; good enough for a demo.
         heapq.heappush(solve_at, (ticket.created_at + handling_time, done.ticket.id))
         if progress is not None and count % 100 == 0:
@@ -91,12 +80,12 @@ def _solve(session: Session, *, cache: RoutingCache, ticket_id: str, now: dateti
 
 
 def _ingest(
-    session: Session, *, cache: RoutingCache, data: tickets.TicketInput, now: datetime
+    session: Session, *, cache: RoutingCache, ticket: Ticket, now: datetime
 ) -> tickets.Ingested:
     return tickets.ingest(
         session=session,
         cache=cache,
-        data=data,
+        ticket=ticket,
         actor="demo",
         idempotency_key=None,
         request_hash="",

@@ -45,24 +45,6 @@ _OPEN = frozenset(s.value for s in OPEN_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
-class TicketInput:
-    """What a partner or help desk sends; routing fields are never accepted from outside."""
-
-    subject: str
-    body: str
-    created_at: datetime
-    partner_id: str | None = None
-    deal_id: str | None = None
-    campaign_id: str | None = None
-    category: Category | None = None
-    urgency: Urgency | None = None
-    channel: str = "portal"
-    region: str = ""
-    tags: tuple[str, ...] = ()
-    external_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Ingested:
     ticket: TicketRow
     decision: DecisionRow | None
@@ -109,13 +91,15 @@ def ingest(
     *,
     session: Session,
     cache: RoutingCache,
-    data: TicketInput,
+    ticket: Ticket,
     actor: str,
     idempotency_key: str | None,
     request_hash: str,
     now: datetime,
 ) -> Ingested:
     """Store, route and assign a ticket in the caller's transaction; repeats return the first.
+
+    The caller gives the ticket its id (``new_ticket_id``); a repeat keeps the first one's.
 
     The rows are written with one bulk statement per table (not the ORM unit of work):
     this is the hot path. A concurrent duplicate (same external id or idempotency key)
@@ -130,28 +114,13 @@ def ingest(
                     {"field": "Idempotency-Key"},
                 )
             return _replay(session, seen.ticket_id)
-    if data.external_id is not None:
-        existing = session.scalar(_EXTERNAL_ID, {"external_id": data.external_id})
+    if ticket.external_id is not None:
+        existing = session.scalar(_EXTERNAL_ID, {"external_id": ticket.external_id})
         if existing is not None:
             _remember(session, idempotency_key, actor, request_hash, existing, now)
             return _replay(session, existing)
 
     routing = cache.current(session)
-    ticket = Ticket(
-        id=new_ticket_id(now),
-        subject=data.subject,
-        body=data.body,
-        created_at=data.created_at,
-        partner_id=data.partner_id,
-        deal_id=data.deal_id,
-        campaign_id=data.campaign_id,
-        category=data.category,
-        urgency=data.urgency,
-        channel=data.channel,
-        region=data.region,
-        tags=data.tags,
-        external_id=data.external_id,
-    )
     decision = routing.router.route(ticket, routing.context, now)
     taken = assign(
         session,
@@ -160,7 +129,7 @@ def ingest(
             team=decision.team,
             priority=decision.priority,
             score=decision.score,
-            created_at=data.created_at,
+            created_at=ticket.created_at,
             skills=decision.required_skills,
             preferred_agent=decision.preferred_agent,
         ),
@@ -168,17 +137,17 @@ def ingest(
     )
     row = TicketRow(
         id=ticket.id,
-        external_id=data.external_id,
-        partner_id=data.partner_id,
-        deal_id=data.deal_id,
-        campaign_id=data.campaign_id,
-        subject=data.subject,
-        body=data.body,
-        category=data.category.value if data.category else None,
-        urgency=data.urgency.value if data.urgency else None,
-        channel=data.channel,
-        region=data.region,
-        tags=list(dict.fromkeys((*decision.tags, *data.tags))),
+        external_id=ticket.external_id,
+        partner_id=ticket.partner_id,
+        deal_id=ticket.deal_id,
+        campaign_id=ticket.campaign_id,
+        subject=ticket.subject,
+        body=ticket.body,
+        category=ticket.category.value if ticket.category else None,
+        urgency=ticket.urgency.value if ticket.urgency else None,
+        channel=ticket.channel,
+        region=ticket.region,
+        tags=list(dict.fromkeys((*decision.tags, *ticket.tags))),
         status=TicketStatus.NEW.value,
         score=decision.score,
         priority=decision.priority.value,
@@ -189,7 +158,7 @@ def ingest(
         queued=taken.agent_id is None,
         required_skills=skills_to_json(decision.required_skills),
         sla_policy=decision.sla_policy,
-        created_at=data.created_at,
+        created_at=ticket.created_at,
         updated_at=now,
         sla_paused_seconds=0.0,
     )
@@ -219,7 +188,7 @@ def ingest(
         else ("queued", {"team": decision.team, "reason": taken.reason})
     )
     events = [
-        ("created", {"external_id": data.external_id}),
+        ("created", {"external_id": ticket.external_id}),
         (
             "routed",
             {

@@ -14,10 +14,12 @@ DST changes) whose open time differs from their weekday's.
 from __future__ import annotations
 
 import itertools
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from affroute.config.model import Calendar
@@ -63,64 +65,83 @@ def _year_of(ordinal: int) -> int:
     return date.fromordinal(ordinal).year
 
 
-class _Offsets:
-    """A zone's UTC offset over time as sorted transition instants, found by search per year."""
+class _Table(NamedTuple):
+    """Offsets over ``[lo, hi)``: ``offsets[i]`` holds from ``starts[i]`` to ``starts[i + 1]``."""
 
-    __slots__ = ("_first_year", "_last_year", "_zone", "hi", "lo", "offsets", "starts")
+    starts: list[int]
+    offsets: list[int]
+    lo: int
+    hi: int
+    first_year: int
+    last_year: int
+
+
+class _Offsets:
+    """A zone's UTC offset over time as sorted transition instants, found by search per year.
+
+    The table only grows, and is replaced whole under a lock, so readers in other threads
+    always see a consistent one without locking.
+    """
+
+    __slots__ = ("_lock", "_zone", "table")
 
     def __init__(self, zone: ZoneInfo) -> None:
         self._zone = zone
-        self.starts: list[int] = []  # offsets[i] holds from starts[i] until starts[i + 1]
-        self.offsets: list[int] = []
-        self.lo = self.hi = 0  # the instants covered: [lo, hi)
-        self._first_year = self._last_year = 0
+        self._lock = threading.Lock()
+        self.table = _Table([], [], 0, 0, 0, 0)
 
     def offset_at(self, at: int) -> int:
         """The zone's UTC offset at an instant, in microseconds."""
-        if not self.lo <= at < self.hi:
-            self.cover(at)
-        return self.offsets[bisect_right(self.starts, at) - 1]
+        table = self.table
+        if not table.lo <= at < table.hi:
+            table = self.cover(at)
+        return table.offsets[bisect_right(table.starts, at) - 1]
 
     def segments(self, lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
         """``(start, end, offset)`` pieces of constant offset that overlap ``[lo, hi)``."""
         self.cover(lo)
-        self.cover(hi)
-        index = bisect_right(self.starts, lo) - 1
-        starts, offsets = self.starts, self.offsets
+        starts, offsets, _, end_of_table, _, _ = self.cover(hi)
+        index = bisect_right(starts, lo) - 1
         while index < len(starts) and starts[index] < hi:
-            end = starts[index + 1] if index + 1 < len(starts) else self.hi
+            end = starts[index + 1] if index + 1 < len(starts) else end_of_table
             yield starts[index], end, offsets[index]
             index += 1
 
     def transitions(self, lo: int, hi: int) -> list[int]:
         """The instants in ``[lo, hi)`` at which the offset changes."""
         self.cover(lo)
-        self.cover(hi)
-        return self.starts[bisect_right(self.starts, lo) : bisect_left(self.starts, hi)]
+        starts = self.cover(hi).starts
+        return starts[bisect_right(starts, lo) : bisect_left(starts, hi)]
 
-    def cover(self, at: int) -> None:
-        """Extend the table, a whole UTC year at a time, until it covers ``at``."""
-        if self.lo <= at < self.hi:
-            return
-        year = _year_of(at // _DAY + _EPOCH_ORDINAL)
-        if not self.starts:
-            self._first_year = self._last_year = year
-            self.starts, self.offsets = self._scan(year)
-        while year < self._first_year:
-            self._first_year -= 1
-            starts, offsets = self._scan(self._first_year)
-            if offsets[-1] == self.offsets[0]:  # no change at the year boundary: one piece
-                del self.starts[0], self.offsets[0]
-            self.starts[:0], self.offsets[:0] = starts, offsets
-        while year > self._last_year:
-            self._last_year += 1
-            starts, offsets = self._scan(self._last_year)
-            if offsets[0] == self.offsets[-1]:
-                starts, offsets = starts[1:], offsets[1:]
-            self.starts += starts
-            self.offsets += offsets
-        self.lo = self.starts[0]
-        self.hi = _to_us(datetime(self._last_year + 1, 1, 1, tzinfo=UTC))
+    def cover(self, at: int) -> _Table:
+        """The table, first extended a whole UTC year at a time until it covers ``at``."""
+        table = self.table
+        if table.lo <= at < table.hi:
+            return table
+        with self._lock:
+            table = self.table
+            year = _year_of(at // _DAY + _EPOCH_ORDINAL)
+            starts, offsets = list(table.starts), list(table.offsets)
+            first, last = table.first_year, table.last_year
+            if not starts:
+                first = last = year
+                starts, offsets = self._scan(year)
+            while year < first:
+                first -= 1
+                earlier_starts, earlier_offsets = self._scan(first)
+                if earlier_offsets[-1] == offsets[0]:  # no change at new year: one piece
+                    del starts[0], offsets[0]
+                starts[:0], offsets[:0] = earlier_starts, earlier_offsets
+            while year > last:
+                last += 1
+                later_starts, later_offsets = self._scan(last)
+                if later_offsets[0] == offsets[-1]:
+                    del later_starts[0], later_offsets[0]
+                starts += later_starts
+                offsets += later_offsets
+            hi = _to_us(datetime(last + 1, 1, 1, tzinfo=UTC))
+            self.table = _Table(starts, offsets, starts[0], hi, first, last)
+            return self.table
 
     def _offset(self, at: int) -> int:
         utc_offset = _from_us(at).astimezone(self._zone).utcoffset()
@@ -207,7 +228,7 @@ class BusinessCalendar:
         return _US * self._week
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        """The instant ``duration`` of business time after ``start`` (the earliest one)."""
+        """The earliest instant by which ``duration`` of business time has passed from ``start``."""
         need = duration // _US
         if need < 0:
             raise ValueError(f"expected a duration of zero or more, got {duration}")

@@ -42,7 +42,7 @@ _ZERO = timedelta(0)
 
 
 class SlaStatus(StrEnum):
-    """The agreement as a whole, in the order it is decided: a breach outranks the rest."""
+    """The agreement as a whole; breached outranks fulfilled, then first response, paused."""
 
     FIRST_RESPONSE_DUE = "first_response_due"
     RESOLUTION_DUE = "resolution_due"

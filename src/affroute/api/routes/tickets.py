@@ -30,7 +30,7 @@ from affroute.api.schemas import (
     TicketPage,
     TicketRead,
 )
-from affroute.domain import Priority, TicketStatus
+from affroute.domain import Priority, Ticket, TicketStatus
 from affroute.service import tickets
 from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
@@ -68,7 +68,8 @@ def create_ticket(
     request_hash = (
         hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else ""
     )
-    data = tickets.TicketInput(
+    ticket = Ticket(
+        id=tickets.new_ticket_id(now),
         **body.model_dump(exclude={"tags", "created_at"}),
         tags=tuple(body.tags),
         created_at=body.created_at or now,
@@ -77,7 +78,7 @@ def create_ticket(
         lambda session: tickets.ingest(
             session=session,
             cache=state.cache,
-            data=data,
+            ticket=ticket,
             actor=principal.key_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
