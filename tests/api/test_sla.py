@@ -162,3 +162,17 @@ def test_a_predicted_breach_escalates_early_and_says_so(
     assert early[0]["data"]["policy"] == policy
     assert at(early[0]["data"]["expected_resolution"]) > at(detail["sla"]["resolution_by"])
     assert detail["sla"]["status"] != "breached"  # not late yet: this is the early warning
+
+
+def test_raising_the_priority_moves_the_ticket_to_that_prioritys_policy(
+    server: Server, admin: httpx.Client
+) -> None:
+    seed_catalog(admin)
+    ticket = new_ticket(admin, partner_id="P012", category="account_access", urgency="normal")
+    assert (ticket["priority"], ticket["sla"]["policy"]) == ("p3", "p3")  # type: ignore[index]
+    # p3's ladder raises the priority once its 4 business days have run.
+    swept = sweep_at(server, datetime.now(UTC) + timedelta(days=30))
+    assert swept.by_action.get("raise_priority") == 1
+    raised = admin.get(f"/api/v1/tickets/{ticket['id']}").json()
+    assert (raised["priority"], raised["sla"]["policy"]) == ("p2", "p2")
+    assert [e["data"]["to"] for e in raised["events"] if e["kind"] == "priority_changed"] == ["p2"]

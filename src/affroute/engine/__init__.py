@@ -3,7 +3,14 @@
 from affroute.engine.assign import AgentPool, AgentState, Assignment, Outcome, WorkItem
 from affroute.engine.context import RoutingContext, percentile_ranks
 from affroute.engine.facts import Facts, enrich
-from affroute.engine.router import Prediction, Router, RoutingDecision, RuleMatch, TeamPredictor
+from affroute.engine.router import (
+    Prediction,
+    Router,
+    RoutingDecision,
+    RuleMatch,
+    TeamPredictor,
+    sla_policy_for,
+)
 from affroute.engine.rules import CompiledRules, RuleState, compile_rules
 from affroute.engine.score import FactorScore, ScoreBreakdown, Scorer, normalise, priority_for
 
@@ -30,4 +37,5 @@ __all__ = [
     "normalise",
     "percentile_ranks",
     "priority_for",
+    "sla_policy_for",
 ]

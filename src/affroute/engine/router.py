@@ -272,7 +272,7 @@ class Router:
             tags=tuple(dict.fromkeys(state.tags)),
             required_skills=skills,
             sla_policy=state.sla_policy
-            or self._sla_policy(state.priority, facts.partner_tier, team),
+            or sla_policy_for(config, state.priority, facts.partner_tier, team),
             breakdown=breakdown,
             rules_matched=tuple(map(self._matches.__getitem__, state.matched)),
             urgency=breakdown.urgency.value,
@@ -284,11 +284,15 @@ class Router:
             decided_at=now,
         )
 
-    def _sla_policy(self, priority: Priority, tier: str | None, team: str) -> str | None:
-        for policy in self.config.sla_policies:
-            if _policy_matches(policy, priority, tier, team):
-                return policy.name
-        return None
+
+def sla_policy_for(
+    config: RoutingConfig, priority: Priority, tier: str | None, team: str
+) -> str | None:
+    """The first SLA policy whose match fits the ticket (None: no policy applies)."""
+    for policy in config.sla_policies:
+        if _policy_matches(policy, priority, tier, team):
+            return policy.name
+    return None
 
 
 def _policy_matches(policy: SlaPolicy, priority: Priority, tier: str | None, team: str) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from affroute.config import EscalationAction, EscalationStep, RoutingConfig, SlaPolicy
 from affroute.domain import PRIORITY_RANK, Priority
+from affroute.engine import sla_policy_for
 from affroute.service.runtime import RoutingCache
 from affroute.sla import BusinessCalendar, SlaState, TicketEvent, sla_state
 from affroute.store.models import (
@@ -304,6 +305,7 @@ def _apply(
 ) -> None:
     from affroute.service import tickets  # the ticket use cases also refresh clocks
 
+    config = cache.current(session).config
     data: dict[str, object] = {"policy": policy.name, "step": index, "action": step.action.value}
     if predicted is not None:
         data["predicted_breach"] = True
@@ -315,6 +317,11 @@ def _apply(
         if PRIORITY_RANK[target] < current:
             previous, row.priority = row.priority, target.value
             row.priority_rank = PRIORITY_RANK[target]
+            if policy.priorities:  # chosen for the old priority: the new one's policy applies
+                tier = session.scalar(
+                    select(PartnerRow.tier).where(PartnerRow.id == row.partner_id)
+                )
+                row.sla_policy = sla_policy_for(config, target, tier, row.team) or row.sla_policy
             changed = {"from": previous, "to": target.value, "reason": "sla escalation"}
             session.add(
                 TicketEventRow(
