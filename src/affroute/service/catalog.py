@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import CONTEXT_COUNTER, bump
+from affroute.store.db import upsert_statement
 from affroute.store.models import AnomalyRow, Base, CampaignRow, DealRow, PartnerRow
 
 KINDS: dict[str, type[Base]] = {
@@ -29,12 +29,10 @@ def upsert(*, session: Session, kind: str, rows: Sequence[dict[str, Any]], now: 
     model = KINDS[kind]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stamped = [dict(row, updated_at=now) for row in rows]
     columns = [c for c in stamped[0] if c != "id"]
     for start in range(0, len(stamped), _CHUNK):
-        statement = insert(model).values(stamped[start : start + _CHUNK])
+        statement = upsert_statement(session, model).values(stamped[start : start + _CHUNK])
         statement = statement.on_conflict_do_update(
             index_elements=["id"], set_={c: statement.excluded[c] for c in columns}
         )

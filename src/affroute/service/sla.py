@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from affroute.config import EscalationAction, EscalationStep, RoutingConfig, SlaPolicy
@@ -22,6 +21,7 @@ from affroute.domain import PRIORITY_RANK, Priority
 from affroute.engine import sla_policy_for
 from affroute.service.runtime import RoutingCache
 from affroute.sla import BusinessCalendar, SlaState, TicketEvent, sla_state
+from affroute.store.db import upsert_statement
 from affroute.store.models import (
     OPEN_STATUSES,
     EscalationRow,
@@ -278,17 +278,19 @@ def _claim(
     predicted: datetime | None = None,
 ) -> bool:
     """Record the step as fired; False if it already was (by anyone, at any time)."""
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EscalationRow)
-    statement = statement.values(
-        ticket_id=ticket_id,
-        policy=policy,
-        step=index,
-        action=step.action.value,
-        predicted=predicted is not None,
-        fired_at=now,
-        fired_by=actor,
-    ).on_conflict_do_nothing(index_elements=["ticket_id", "policy", "step"])
+    statement = (
+        upsert_statement(session, EscalationRow)
+        .values(
+            ticket_id=ticket_id,
+            policy=policy,
+            step=index,
+            action=step.action.value,
+            predicted=predicted is not None,
+            fired_at=now,
+            fired_by=actor,
+        )
+        .on_conflict_do_nothing(index_elements=["ticket_id", "policy", "step"])
+    )
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
