@@ -366,9 +366,7 @@ def sla_sweep(
     while True:
         total = fired = 0
         while True:  # drain: several transactions if more than `limit` tickets are due
-            done = uow.run(
-                lambda s: sla.sweep(session=s, cache=cache, now=datetime.now(UTC), limit=limit)
-            )
+            done = sla.sweep(uow=uow, cache=cache, now=datetime.now(UTC), limit=limit)
             total, fired = total + done.examined, fired + done.fired
             if done.examined < limit:
                 break

@@ -23,7 +23,7 @@ PREMIUM = "P019"  # premium tier in seed_catalog: the "premium partners" policy 
 def sweep_at(server: Server, at: datetime, actor: str = "sla", limit: int = 500) -> sla.SweepResult:
     uow = UnitOfWork(session_factory(make_engine(server.database_url)))
     cache = RoutingCache()
-    return uow.run(lambda s: sla.sweep(session=s, cache=cache, now=at, limit=limit, actor=actor))
+    return sla.sweep(uow=uow, cache=cache, now=at, limit=limit, actor=actor)
 
 
 def new_ticket(admin: httpx.Client, **fields: object) -> dict[str, object]:
@@ -100,6 +100,7 @@ def test_board_orders_by_time_left(admin: httpx.Client) -> None:
     assert board["items"][0]["seconds_left"] <= board["items"][-1]["seconds_left"]
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("server", ["postgresql"], indirect=True)
 def test_three_concurrent_sweepers_fire_every_step_exactly_once(
     server: Server, admin: httpx.Client

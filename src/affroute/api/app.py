@@ -168,5 +168,5 @@ def _rebalance(state: AppState) -> int:
 
 def _sweep_sla(state: AppState) -> int:
     """Fire the escalation steps that came due (other workers may sweep at the same time)."""
-    done = state.uow.run(lambda s: sla.sweep(session=s, cache=state.cache, now=state.clock()))
+    done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock())
     return done.fired

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from affroute.config import EscalationAction, EscalationStep, RoutingConfig, Sla
 from affroute.domain import PRIORITY_RANK, Priority
 from affroute.engine import sla_policy_for
 from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
 from affroute.sla import BusinessCalendar, SlaState, TicketEvent, sla_state
 from affroute.store.db import upsert_statement
 from affroute.store.models import (
@@ -159,51 +161,81 @@ class SweepResult:
 
 def sweep(
     *,
-    session: Session,
+    uow: UnitOfWork,
     cache: RoutingCache,
     now: datetime,
     limit: int = 500,
     actor: str = SWEEP_ACTOR,
 ) -> SweepResult:
-    """Fire every step that has come due on up to ``limit`` tickets nobody else is sweeping."""
-    config = cache.current(session).config
-    query = (
-        select(TicketRow)
-        .where(TicketRow.sla_check_at <= now, TicketRow.status.in_(_OPEN))
-        .order_by(TicketRow.sla_check_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+    """Fire every step that has come due on up to ``limit`` tickets nobody else is sweeping.
+
+    Each ticket is handled in its own transaction: a reassignment frees one agent and takes
+    another, and two sweepers holding several tickets' agent rows at once would deadlock.
+    """
+    due_ids = uow.run(
+        lambda s: list(
+            s.scalars(
+                select(TicketRow.id)
+                .where(TicketRow.sla_check_at <= now, TicketRow.status.in_(_OPEN))
+                .order_by(TicketRow.sla_check_at)
+                .limit(limit)
+            )
+        )
     )
     result = SweepResult()
-    forecast = Forecast(session, now)
-    for row in session.scalars(query):
-        result.examined += 1
-        refreshed = refresh(session=session, config=config, row=row, now=now)
-        policy = policy_of(config, row)
-        if policy is None or refreshed.state is None:
-            continue
-        due: list[tuple[int, EscalationStep, datetime | None]] = [
-            (index, step, None) for index, step in refreshed.due_steps
-        ]
-        expected = forecast.resolution(row)
-        if expected is not None and expected > refreshed.state.resolution_by:
-            # Predicted to breach: the steps meant for the breach fire now, and say why.
-            due += [
-                (index, step, expected)
-                for index, step in enumerate(policy.escalations)
-                if step.at_fraction is not None
-                and step.at_fraction >= 1.0
-                and index not in {i for i, _, _ in due}
-            ]
-        for index, step, predicted in due:
-            if _claim(session, row.id, policy.name, index, step, now, actor, predicted):
-                _apply(session, cache, row, policy, index, step, actor, now, predicted)
-                result.fired += 1
-                result.predicted += predicted is not None
-                result.by_action[step.action.value] = result.by_action.get(step.action.value, 0) + 1
-        refresh(session=session, config=config, row=row, now=now)
+    forecast = Forecast(now)
+    for ticket_id in due_ids:
+        uow.run(partial(_sweep_ticket, cache=cache, forecast=forecast, ticket_id=ticket_id,
+                        now=now, actor=actor, result=result))  # fmt: skip
     return result
+
+
+def _sweep_ticket(
+    session: Session,
+    *,
+    cache: RoutingCache,
+    forecast: Forecast,
+    ticket_id: str,
+    now: datetime,
+    actor: str,
+    result: SweepResult,
+) -> None:
+    row = session.scalars(
+        select(TicketRow)
+        .where(
+            TicketRow.id == ticket_id, TicketRow.sla_check_at <= now, TicketRow.status.in_(_OPEN)
+        )
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        return  # another sweeper has it, or a change made it no longer due
+    result.examined += 1
+    config = cache.current(session).config
+    refreshed = refresh(session=session, config=config, row=row, now=now)
+    policy = policy_of(config, row)
+    if policy is None or refreshed.state is None:
+        return
+    due: list[tuple[int, EscalationStep, datetime | None]] = [
+        (index, step, None) for index, step in refreshed.due_steps
+    ]
+    expected = forecast.resolution(session, row)
+    if expected is not None and expected > refreshed.state.resolution_by:
+        # Predicted to breach: the steps meant for the breach fire now, and say why.
+        due += [
+            (index, step, expected)
+            for index, step in enumerate(policy.escalations)
+            if step.at_fraction is not None
+            and step.at_fraction >= 1.0
+            and index not in {i for i, _, _ in due}
+        ]
+    for index, step, predicted in due:
+        if _claim(session, row.id, policy.name, index, step, now, actor, predicted):
+            _apply(session, cache, row, policy, index, step, actor, now, predicted)
+            result.fired += 1
+            result.predicted += predicted is not None
+            result.by_action[step.action.value] = result.by_action.get(step.action.value, 0) + 1
+    refresh(session=session, config=config, row=row, now=now)
 
 
 class Forecast:
@@ -217,15 +249,14 @@ class Forecast:
     WINDOW = timedelta(days=1)
     SAMPLE = 200
 
-    def __init__(self, session: Session, now: datetime) -> None:
-        self.session = session
+    def __init__(self, now: datetime) -> None:
         self.now = now
         self._teams: dict[str, tuple[float, timedelta] | None] = {}
 
-    def _team(self, team: str) -> tuple[float, timedelta] | None:
+    def _team(self, session: Session, team: str) -> tuple[float, timedelta] | None:
         if team not in self._teams:
             solved = list(
-                self.session.execute(
+                session.execute(
                     select(TicketRow.created_at, TicketEventRow.at)
                     .join(TicketEventRow, TicketEventRow.ticket_id == TicketRow.id)
                     .where(
@@ -247,14 +278,14 @@ class Forecast:
                 self._teams[team] = (per_hour, spans[len(spans) // 2])
         return self._teams[team]
 
-    def resolution(self, row: TicketRow) -> datetime | None:
-        pace = self._team(row.team)
+    def resolution(self, session: Session, row: TicketRow) -> datetime | None:
+        pace = self._team(session, row.team)
         if pace is None:
             return None
         per_hour, median = pace
         if row.agent_id is not None:
             return max(self.now, row.created_at + median)
-        ahead = self.session.scalar(
+        ahead = session.scalar(
             select(func.count())
             .select_from(TicketRow)
             .where(

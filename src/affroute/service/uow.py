@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -51,4 +53,7 @@ class UnitOfWork:
             except DBAPIError as exc:
                 if not _retryable(exc) or attempt == self.attempts:
                     raise
+                # Two transactions that deadlocked would meet again if both retried at
+                # once: a random, growing pause lets one of them through first.
+                time.sleep(random.uniform(0, 0.01 * attempt))
         raise AssertionError("unreachable")
