@@ -229,13 +229,16 @@ def _sweep_ticket(
             and step.at_fraction >= 1.0
             and index not in {i for i, _, _ in due}
         ]
+    fired = 0
     for index, step, predicted in due:
         if _claim(session, row.id, policy.name, index, step, now, actor, predicted):
             _apply(session, cache, row, policy, index, step, actor, now, predicted)
-            result.fired += 1
+            fired += 1
             result.predicted += predicted is not None
             result.by_action[step.action.value] = result.by_action.get(step.action.value, 0) + 1
-    refresh(session=session, config=config, row=row, now=now)
+    result.fired += fired
+    if fired:  # the steps changed the ticket (and its next check): read the clocks again
+        refresh(session=session, config=config, row=row, now=now)
 
 
 class Forecast:
