@@ -60,6 +60,10 @@ class Record(BaseModel):
     def _empty_is_missing(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    def to_domain(self) -> Any:
+        """The domain object this row describes."""
+        raise NotImplementedError
+
 
 class TicketRecord(Record):
     id: str = Field(min_length=1)
@@ -218,8 +222,8 @@ def load_rows(
         if row_id in seen:
             loaded.errors.append(RowError(path, line, f"id: {row_id!r} appears more than once"))
             continue
-        seen.add(row_id)  # type: ignore[arg-type]
-        loaded.items.append(row.to_domain())  # type: ignore[attr-defined]
+        seen.add(str(row_id))
+        loaded.items.append(row.to_domain())
     return loaded
 
 

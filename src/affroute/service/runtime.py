@@ -109,11 +109,11 @@ class RoutingCache:
             routing = self._routing
             if routing is not None and self._versions == versions:
                 return routing
-            config_changed = (
-                routing is None or self._versions is None or self._versions[0] != versions[0]
-            )
-            config = active_config(session) if config_changed else routing.config  # type: ignore[union-attr]
-            router = Router(config) if config_changed else routing.router  # type: ignore[union-attr]
+            if routing is None or self._versions is None or self._versions[0] != versions[0]:
+                config = active_config(session)
+                router = Router(config)
+            else:
+                config, router = routing.config, routing.router
             routing = Routing(config, router, load_context(session, config))
             self._routing, self._versions = routing, versions
             return routing
