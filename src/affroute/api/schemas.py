@@ -7,7 +7,7 @@ team, agent, score and priority are the router's.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -25,11 +25,7 @@ from affroute.domain import (
 from affroute.service.tickets import ReplyAuthor
 from affroute.store.models import (
     AgentRow,
-    AnomalyRow,
-    CampaignRow,
-    DealRow,
     DecisionRow,
-    PartnerRow,
     TicketEventRow,
     TicketRow,
 )
@@ -262,36 +258,30 @@ class AnomalyIn(_In):
         return self.model_dump(mode="json")
 
 
-class PartnerRead(PartnerIn):
+class _StoredRow(BaseModel):
+    """A catalog row as stored: the fields of its input model plus when it last changed."""
+
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: PartnerRow) -> PartnerRead:
+    def of(cls, row: Any) -> Self:
         return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
 
 
-class DealRead(DealIn):
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: DealRow) -> DealRead:
-        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+class PartnerRead(PartnerIn, _StoredRow):
+    pass
 
 
-class CampaignRead(CampaignIn):
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: CampaignRow) -> CampaignRead:
-        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+class DealRead(DealIn, _StoredRow):
+    pass
 
 
-class AnomalyRead(AnomalyIn):
-    updated_at: datetime
+class CampaignRead(CampaignIn, _StoredRow):
+    pass
 
-    @classmethod
-    def of(cls, row: AnomalyRow) -> AnomalyRead:
-        return cls.model_validate({c: getattr(row, c) for c in cls.model_fields})
+
+class AnomalyRead(AnomalyIn, _StoredRow):
+    pass
 
 
 class UpsertResult(BaseModel):
