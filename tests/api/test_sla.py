@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -177,3 +179,21 @@ def test_raising_the_priority_moves_the_ticket_to_that_prioritys_policy(
     raised = admin.get(f"/api/v1/tickets/{ticket['id']}").json()
     assert (raised["priority"], raised["sla"]["policy"]) == ("p2", "p2")
     assert [e["data"]["to"] for e in raised["events"] if e["kind"] == "priority_changed"] == ["p2"]
+
+
+def test_sweep_and_recompute_commands(server: Server, admin: httpx.Client) -> None:
+    seed_catalog(admin)
+    new_ticket(admin)
+    common = ["--database-url", server.database_url]
+    sweep = subprocess.run(
+        [sys.executable, "-m", "affroute", "sla", "sweep", "--once", *common],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    assert "examined" in sweep.stdout and "fired" in sweep.stdout
+    recompute = subprocess.run(
+        [sys.executable, "-m", "affroute", "sla", "recompute", *common],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert recompute.returncode == 0, recompute.stderr
+    assert "recomputed the clocks of" in recompute.stdout
