@@ -265,6 +265,7 @@ class Forecast:
                     .where(
                         TicketRow.team == team,
                         TicketEventRow.kind == "status_changed",
+                        TicketEventRow.data["to"].as_string() == "solved",
                         TicketEventRow.at > self.now - self.WINDOW,
                         TicketEventRow.at <= self.now,
                         TicketRow.status.in_(["solved", "closed"]),
