@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from affroute.domain import AgentStatus
@@ -80,3 +80,9 @@ def queue(*, session: Session, team: str, limit: int) -> list[TicketRow]:
             .limit(limit)
         )
     )
+
+
+def queue_length(*, session: Session, team: str) -> int:
+    """How many tickets wait in the team's queue."""
+    waiting = select(func.count()).where(TicketRow.queued.is_(True), TicketRow.team == team)
+    return int(session.scalar(waiting) or 0)

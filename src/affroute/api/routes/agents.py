@@ -118,7 +118,7 @@ def list_teams(state: StateDep, principal: AgentViewer) -> list[TeamRead]:
                 skills=sorted(team.skills),
                 calendar=team.calendar,
                 agents=len(agents.list_agents(session=session, team=team.name)),
-                queued=len(agents.queue(session=session, team=team.name, limit=100_000)),
+                queued=agents.queue_length(session=session, team=team.name),
             )
             for team in config.teams.values()
             if mine is None or team.name in mine
