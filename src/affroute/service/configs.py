@@ -14,7 +14,7 @@ from affroute.config import ConfigError, RoutingConfig, parse_config_text
 from affroute.domain import AgentStatus
 from affroute.engine import Router
 from affroute.service.errors import InvalidInputError, NotFoundError
-from affroute.service.runtime import CONFIG_COUNTER, RoutingCache, bump
+from affroute.service.runtime import CONFIG_COUNTER, RoutingCache, bump, load_context
 from affroute.service.tickets import ticket_from_row
 from affroute.store.models import AgentRow, AgentTeamRow, ConfigVersionRow, DecisionRow, TicketRow
 
@@ -95,11 +95,14 @@ def dry_run(
     """Route the last ``last`` stored tickets with a candidate config; report what would change."""
     candidate = parse_or_reject(yaml_text)
     router = Router(candidate)
-    context = cache.current(session).context  # the live catalog (scored with live weights)
-    if candidate.scoring != cache.current(session).config.scoring:
-        from affroute.service.runtime import load_context
-
-        context = load_context(session, candidate)
+    live = cache.current(session)
+    # The live catalog; engagement ranks depend on the scoring weights, so a candidate with
+    # other weights gets its own context.
+    context = (
+        live.context
+        if candidate.scoring == live.config.scoring
+        else load_context(session, candidate)
+    )
     rows = session.scalars(
         select(TicketRow).order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(last)
     )
