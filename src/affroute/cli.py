@@ -20,7 +20,7 @@ from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
 from affroute.service import configs, keys
-from affroute.service.batch import BatchSummary, load_context, route_batch
+from affroute.service.batch import BatchSummary, read_context_folder, route_batch
 from affroute.service.errors import AffrouteError
 from affroute.service.keys import Role
 from affroute.service.records import RowError, TicketRecord, load_rows
@@ -177,7 +177,7 @@ def route(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--handling-time") from None
     try:
-        loaded_context = load_context(context_dir, config.scoring)
+        loaded_context = read_context_folder(context_dir, config.scoring)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--context") from None
     if loaded_context.missing:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from affroute.domain import Category, PartnerTier
-from affroute.service.batch import load_context
+from affroute.service.batch import read_context_folder
 from affroute.service.records import PartnerRecord, TicketRecord, load_rows
 from tests.conftest import config_with_rules
 
@@ -71,7 +71,7 @@ def test_context_folder_prefers_jsonl_and_reports_missing_tables(tmp_path: Path)
     (tmp_path / "partners.jsonl").write_text('{"id": "P1"}\n')
     (tmp_path / "partners.csv").write_text("id\nP9\n")
     (tmp_path / "deals.csv").write_text("id,partner_id,value\nD1,P1,-5\nD2,P1,10\n")
-    loaded = load_context(tmp_path, config_with_rules().scoring)
+    loaded = read_context_folder(tmp_path, config_with_rules().scoring)
     assert set(loaded.context.partners) == {"P1"}
     assert set(loaded.context.deals) == {"D2"}
     assert loaded.missing == ["campaigns", "anomalies"]

@@ -40,7 +40,7 @@ class LoadedContext:
     missing: list[str]  # tables with no file in the directory
 
 
-def load_context(directory: Path, scoring: ScoringConfig) -> LoadedContext:
+def read_context_folder(directory: Path, scoring: ScoringConfig) -> LoadedContext:
     """Read partners, deals, campaigns and anomalies (``.jsonl`` or ``.csv``) from a folder."""
     if not directory.is_dir():
         raise FileNotFoundError(f"context directory {directory} does not exist")
