@@ -269,6 +269,19 @@ def keys_create(
     out.print(plain, markup=False, highlight=False)
 
 
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id in the key: afr_<id>_...")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key (servers stop trusting it within AFFROUTE_KEY_CACHE_SECONDS)."""
+    uow = _uow(_settings(database_url))
+    if not uow.run(lambda s: keys.revoke(session=s, key_id=key_id)):
+        err.print(f"[red]no key with id {key_id!r}[/red]")
+        raise typer.Exit(1)
+    out.print(f"key {key_id} revoked")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

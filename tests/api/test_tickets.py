@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -219,3 +221,32 @@ def test_reopen_with_an_offline_agent_goes_back_to_the_team(admin: httpx.Client)
     reopened = admin.post(f"/api/v1/tickets/{created['id']}/status", json={"status": "open"}).json()
     assert reopened["agent_id"] != created["agent_id"]
     assert reopened["agent_id"] is None or reopened["agent_id"].startswith("fi-")
+
+
+def test_a_revoked_key_is_refused(server: Server) -> None:
+    from affroute.service.keys import Role
+
+    key = server.new_key(Role.ANALYST)
+    key_id = key.split("_")[1]
+    command = [
+        sys.executable,
+        "-m",
+        "affroute",
+        "keys",
+        "revoke",
+        key_id,
+        "--database-url",
+        server.database_url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    response = httpx.get(f"{server.url}/api/v1/tickets", headers={"X-API-Key": key})
+    assert response.status_code == 401
+    unknown = subprocess.run(
+        [*command[:5], "nope", *command[6:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unknown.returncode == 1 and "no key with id" in unknown.stderr

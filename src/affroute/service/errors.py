@@ -38,7 +38,3 @@ class UnauthorizedError(AffrouteError):
 class ForbiddenError(AffrouteError):
     status = 403
     code = "forbidden"
-
-
-class RetryTransaction(Exception):  # noqa: N818 - a signal, not an error a user sees
-    """A concurrent writer won a race; running the whole unit of work again resolves it."""

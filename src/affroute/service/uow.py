@@ -12,8 +12,6 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from affroute.service.errors import ConflictError, RetryTransaction
-
 T = TypeVar("T")
 # PostgreSQL: serialization_failure, deadlock_detected. SQLite: "database is locked".
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -43,9 +41,6 @@ class UnitOfWork:
             try:
                 with self._lock, self.sessions() as session, session.begin():
                     return work(session)
-            except RetryTransaction:
-                if attempt == self.attempts:
-                    raise ConflictError("too many concurrent changes; try again") from None
             except IntegrityError:
                 # A unique key taken by a concurrent request: the retry sees its row.
                 if attempt == self.attempts:
