@@ -37,11 +37,14 @@ from affroute.store.models import (
 
 CONFIG_COUNTER = "config"
 CONTEXT_COUNTER = "context"
+# Where a session keeps the routing it read, so a transaction reads the counters once.
+_SESSION_KEY = "affroute.routing"
 
 
 def bump(session: Session, counter: str) -> None:
     """Mark a cache stale for every worker, as part of the caller's transaction."""
     session.execute(update(MetaRow).where(MetaRow.key == counter).values(value=MetaRow.value + 1))
+    session.info.pop(_SESSION_KEY, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,15 @@ class RoutingCache:
         self._routing: Routing | None = None
 
     def current(self, session: Session) -> Routing:
+        """The routing for this transaction (read once per transaction: see ``run_grouped``)."""
+        seen: Routing | None = session.info.get(_SESSION_KEY)
+        if seen is not None:
+            return seen
+        routing = self._current(session)
+        session.info[_SESSION_KEY] = routing
+        return routing
+
+    def _current(self, session: Session) -> Routing:
         counters: dict[str, int] = {k: v for k, v in session.connection().execute(_COUNTERS)}
         versions = (counters.get(CONFIG_COUNTER, 0), counters.get(CONTEXT_COUNTER, 0))
         with self._lock:

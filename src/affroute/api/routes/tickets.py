@@ -74,7 +74,7 @@ def create_ticket(
         tags=tuple(body.tags),
         created_at=body.created_at or now,
     )
-    done = state.uow.run(
+    done = state.uow.run_grouped(
         lambda session: tickets.ingest(
             session=session,
             cache=state.cache,
