@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 DEMO_DB := var/demo.db
 DEMO_URL := sqlite:///$(DEMO_DB)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean browser
 
 $(DEV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy src
 
-unit: $(DEV_STAMP)
+# Browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+unit: $(DEV_STAMP) browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

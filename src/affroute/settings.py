@@ -24,3 +24,18 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long a checked key is trusted"
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the address partners reach this service at (survey links start with it)",
+    )
+    survey_dispatch_seconds: float = Field(
+        default=60.0, ge=0, description="0 turns survey delivery off"
+    )
+    survey_webhook_url: str | None = Field(
+        default=None,
+        description="where survey invitations and reminders are POSTed (Standard Webhooks)",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="signing secret for outbound webhooks, 'whsec_' + base64 (Standard Webhooks)",
+    )

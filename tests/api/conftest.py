@@ -98,9 +98,12 @@ def run_server(database_url: str, config: Path = EXAMPLE, **settings: object) ->
         Settings(  # type: ignore[arg-type]
             database_url=database_url,
             config_path=config,
-            rebalance_seconds=0,
-            sla_sweep_seconds=0,
-            **settings,
+            **{
+                "rebalance_seconds": 0,
+                "sla_sweep_seconds": 0,
+                "survey_dispatch_seconds": 0,
+                **settings,
+            },
         )
     )
     port = free_port()

@@ -84,11 +84,15 @@ def test_no_server_errors_and_documented_bodies(server: Server) -> None:
         anomaly = {"id": "A-FUZZ", "kind": "click_spike", "partner_id": "P-NONE"}
         assert admin.put("/api/v1/anomalies/A-FUZZ", json=anomaly).status_code == 200
         stored = admin.post("/api/v1/tickets", json=ticket(category="payout")).json()
+        solved = admin.post("/api/v1/tickets", json=ticket(partner_id=None)).json()["id"]
+        admin.post(f"/api/v1/tickets/{solved}/status", json={"status": "solved"})
+        survey = admin.get("/api/v1/surveys", params={"ticket_id": solved}).json()[0]
     # Real ids for path parameters, so operations also run past their 404.
     known = {
         "ticket_id": stored["id"],
         "agent_id": stored["agent_id"],
         "team": "finance",
+        "survey_id": survey["id"],
     }
     known_items = {
         "partners": "P005",

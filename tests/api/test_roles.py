@@ -68,8 +68,21 @@ class World:
         assert moved["queued"] and moved["agent_id"] is None, moved
         return ticket_id
 
+    def solved(self) -> str:
+        """A solved ticket from no known partner (so no survey cooldown applies)."""
+        ticket_id = self._create(ticket(partner_id=None))
+        response = self.admin.post(f"/api/v1/tickets/{ticket_id}/status", json={"status": "solved"})
+        assert response.status_code == 200, response.text
+        return ticket_id
+
+    def survey(self) -> str:
+        listed = self.admin.get("/api/v1/surveys", params={"ticket_id": self.solved()}).json()
+        return str(listed[0]["id"])
+
     def placeholders(self) -> dict[str, Callable[[], str]]:
         return {
+            "solved": self.solved,
+            "survey": self.survey,
             "own": lambda: self.assigned_to(ME),
             "other_agent": lambda: self.assigned_to(TEAMMATE),
             "queued_mine": lambda: self.queued_in("finance"),
@@ -267,6 +280,19 @@ TABLE: list[Row] = [
         allow(200, "admin analyst"),
         EDITED_CONFIG,
         read_back="/api/v1/config",
+    ),
+    Row("GET", "/api/v1/sla/board", allow(200, "admin analyst agent")),
+    Row("GET", "/api/v1/sla/stats", allow(200, "admin analyst")),
+    Row("GET", "/api/v1/surveys", allow(200, "admin analyst")),
+    Row("GET", "/api/v1/surveys/satisfaction", allow(200, "admin analyst")),
+    Row("GET", "/api/v1/surveys/outcomes", allow(200, "admin analyst")),
+    Row("GET", "/api/v1/surveys/{survey}", allow(200, "admin integration")),
+    Row(
+        "POST",
+        "/api/v1/surveys/responses",
+        allow(201, "admin integration"),
+        {"ticket_id": "{solved}", "csat": 4},
+        read_back="/api/v1/surveys?ticket_id={solved}",
     ),
     Row("GET", "/health", dict.fromkeys(ROLES, 200)),
     Row("GET", "/ready", dict.fromkeys(ROLES, 200)),

@@ -236,3 +236,23 @@ def test_skill_shorthand_and_operators_roundtrip() -> None:
 
 def test_example_file_is_the_one_tested() -> None:
     assert EXAMPLE.exists()
+
+
+def test_survey_policy_is_read_and_checked() -> None:
+    config = parse_config(
+        minimal_data(
+            surveys={"delay": "2h", "skip_tags": ["spam", "test"], "partner_cooldown": None}
+        )
+    )
+    assert config.surveys.delay == timedelta(hours=2)
+    assert config.surveys.skip_tags == {"spam", "test"}
+    assert config.surveys.partner_cooldown is None
+    problems = errors_of(
+        minimal_data(
+            surveys={"reminder_after": "8d", "expires_after": "7d", "skip_categories": ["gossip"]}
+        )
+    )
+    assert any(p.startswith("surveys.skip_categories[0]") for p in problems), problems
+    problems = errors_of(minimal_data(surveys={"reminder_after": "8d", "expires_after": "7d"}))
+    assert any(p.startswith("surveys.reminder_after") for p in problems), problems
+    assert any(p.startswith("surveys.delay") for p in errors_of(minimal_data(surveys={"delay": 0})))

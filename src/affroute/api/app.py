@@ -7,8 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -16,15 +17,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from affroute.api import errors
+from affroute.api import errors, survey_page
 from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
 from affroute.api.routes import sla as sla_routes
+from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, configs, sla
+from affroute.service import agents, configs, sla, surveys
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -94,6 +96,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the database must already be migrated (``affroute db upgrade``)."""
     settings = settings or Settings()
+    if settings.survey_webhook_url and not settings.webhook_secret:
+        raise ValueError("AFFROUTE_SURVEY_WEBHOOK_URL needs AFFROUTE_WEBHOOK_SECRET to sign with")
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     state = AppState(settings, engine, sessions, UnitOfWork(sessions), RoutingCache(), clock)
@@ -106,6 +110,7 @@ def create_app(
             for seconds, job in (
                 (settings.rebalance_seconds, _rebalance),
                 (settings.sla_sweep_seconds, _sweep_sla),
+                (settings.survey_dispatch_seconds, _dispatch_surveys),
             )
             if seconds
         ]
@@ -127,8 +132,10 @@ def create_app(
     app.state.affroute = state
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes):
+    routers = (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes)
+    for module in (*routers, survey_routes, survey_page):
         app.include_router(module.router)
+    survey_page.install_log_redaction()
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> Health:
@@ -170,3 +177,24 @@ def _sweep_sla(state: AppState) -> int:
     """Fire the escalation steps that came due (other workers may sweep at the same time)."""
     done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock())
     return done.fired
+
+
+def _dispatch_surveys(state: AppState) -> int:
+    """Send survey links that came due (as signed webhooks, if a receiver is configured)."""
+    settings, now = state.settings, state.clock()
+    with httpx.Client(timeout=10) as client:
+        send = None
+        if settings.survey_webhook_url and settings.webhook_secret:
+            send = surveys.webhook_sender(
+                client, settings.survey_webhook_url, settings.webhook_secret, now
+            )
+        done = surveys.dispatch(
+            uow=state.uow,
+            cache=state.cache,
+            public_url=settings.public_url,
+            send=send,
+            now=now,
+            # A failed delivery is retried next round, then after 2, 4, ... rounds.
+            retry_after=timedelta(seconds=settings.survey_dispatch_seconds),
+        )
+    return done.sent + done.reminded

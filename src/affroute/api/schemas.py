@@ -6,7 +6,7 @@ team, agent, score and priority are the router's.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from affroute.service.tickets import ReplyAuthor
 from affroute.store.models import (
     AgentRow,
     DecisionRow,
+    SurveyRow,
     TicketEventRow,
     TicketRow,
 )
@@ -395,3 +396,77 @@ class Health(BaseModel):
     status: str
     database: str | None = None
     config_version: str | None = None
+
+
+class SurveyResponseIn(_In):
+    """A response from an external survey tool. Name the ticket by ``ticket_id`` or by the
+    help desk's ``external_id``; ``response_id`` (the tool's own id) makes repeats harmless."""
+
+    ticket_id: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=200)
+    response_id: str | None = Field(default=None, max_length=200)
+    csat: int | None = Field(default=None, ge=1, le=5, description="satisfaction, 1..5")
+    nps: int | None = Field(default=None, ge=0, le=10, description="likely to recommend, 0..10")
+    comment: str | None = Field(default=None, max_length=5000)
+    answered_at: AwareDatetime | None = None
+
+
+class SurveyRead(BaseModel):
+    id: str
+    ticket_id: str
+    partner_id: str | None
+    status: str
+    team: str
+    agent_id: str | None
+    priority: str
+    category: str | None
+    partner_tier: str | None
+    engagement_band: str | None
+    send_at: datetime
+    sent_at: datetime | None
+    expires_at: datetime | None
+    answered_at: datetime | None
+    csat: int | None
+    nps: int | None
+    comment: str | None
+    source: str | None
+    url: str | None = Field(
+        default=None, description="the partner's link, while the survey can be answered"
+    )
+
+    @classmethod
+    def of(cls, row: SurveyRow, url: str | None = None) -> SurveyRead:
+        return cls.model_validate(row, from_attributes=True).model_copy(update={"url": url})
+
+
+class SurveyRecorded(BaseModel):
+    survey: SurveyRead
+    replayed: bool
+
+
+class SurveyImport(BaseModel):
+    recorded: int
+    replayed: int
+    errors: list[dict[str, Any]]
+
+
+class SatisfactionRead(BaseModel):
+    group: str
+    week: date | None
+    surveys: int
+    responses: int
+    response_rate: float | None
+    csat: float | None
+    nps: float | None
+
+
+class RoutingOutcomeRead(BaseModel):
+    group: str
+    tickets: int
+    solved: int
+    csat: float | None
+    responses: int
+    median_resolution_hours: float | None
+    mean_resolution_hours: float | None
+    reopen_rate: float | None
+    reassignment_rate: float

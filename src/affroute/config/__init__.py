@@ -24,6 +24,7 @@ from affroute.config.model import (
     ScoringConfig,
     SkillRequirement,
     SlaPolicy,
+    SurveyPolicy,
     Tier,
 )
 
@@ -50,6 +51,7 @@ __all__ = [
     "ScoringConfig",
     "SkillRequirement",
     "SlaPolicy",
+    "SurveyPolicy",
     "Tier",
     "load_config",
     "parse_config",

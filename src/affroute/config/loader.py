@@ -37,6 +37,7 @@ from affroute.config.model import (
     ScoringConfig,
     SkillRequirement,
     SlaPolicy,
+    SurveyPolicy,
     Tier,
 )
 from affroute.config.schema import (
@@ -232,7 +233,25 @@ class _Builder:
             default_team=raw.default_team,
             calendars=calendars,
             sla_policies=policies,
+            surveys=self._surveys(),
             source=source,
+        )
+
+    def _surveys(self) -> SurveyPolicy:
+        raw = self.raw.surveys
+        if raw.reminder_after is not None and raw.reminder_after >= raw.expires_after:
+            self.problem(
+                "surveys.reminder_after",
+                "the reminder must come before the survey expires (expires_after)",
+            )
+        return SurveyPolicy(
+            enabled=raw.enabled,
+            delay=raw.delay,
+            reminder_after=raw.reminder_after,
+            expires_after=raw.expires_after,
+            partner_cooldown=raw.partner_cooldown,
+            skip_tags=frozenset(raw.skip_tags),
+            skip_categories=frozenset(c.value for c in raw.skip_categories),
         )
 
     @staticmethod

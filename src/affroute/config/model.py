@@ -128,6 +128,19 @@ class SlaPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyPolicy:
+    """Which solved tickets get a satisfaction survey, when, and for how long it stays open."""
+
+    enabled: bool = True
+    delay: timedelta = timedelta(hours=1)
+    reminder_after: timedelta | None = timedelta(days=2)
+    expires_after: timedelta = timedelta(days=7)
+    partner_cooldown: timedelta | None = timedelta(days=14)
+    skip_tags: frozenset[str] = frozenset({"spam"})
+    skip_categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingConfig:
     """Everything a routing decision depends on; ``version`` is a hash of its content."""
 
@@ -140,4 +153,5 @@ class RoutingConfig:
     default_team: str
     calendars: dict[str, Calendar]
     sla_policies: tuple[SlaPolicy, ...] = ()
+    surveys: SurveyPolicy = SurveyPolicy()
     source: str = field(default="<memory>", compare=False)

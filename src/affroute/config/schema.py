@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 from affroute.config.fields import Op
 from affroute.config.model import EscalationAction, Scale
-from affroute.domain import AgentStatus, PartnerTier, Priority, Seniority, Urgency
+from affroute.domain import AgentStatus, Category, PartnerTier, Priority, Seniority, Urgency
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+)\s*m)?\s*$"
@@ -197,6 +197,16 @@ class SlaIn(_Strict):
     policies: list[SlaPolicyIn] = Field(default_factory=list)
 
 
+class SurveysIn(_Strict):
+    enabled: bool = True
+    delay: Duration = timedelta(hours=1)
+    reminder_after: Duration | None = timedelta(days=2)
+    expires_after: Duration = timedelta(days=7)
+    partner_cooldown: Duration | None = timedelta(days=14)
+    skip_tags: list[str] = Field(default_factory=lambda: ["spam"])
+    skip_categories: list[Category] = Field(default_factory=list)
+
+
 class ConfigIn(_Strict):
     """The whole configuration file."""
 
@@ -208,3 +218,4 @@ class ConfigIn(_Strict):
     rules: list[RuleIn] = Field(default_factory=list)
     calendars: list[CalendarIn] = Field(default_factory=list)
     sla: SlaIn = SlaIn()
+    surveys: SurveysIn = SurveysIn()

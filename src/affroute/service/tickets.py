@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from affroute.domain import PRIORITY_RANK, Category, Ticket, TicketStatus, Urgency
 from affroute.engine import WorkItem
-from affroute.service import sla
+from affroute.service import sla, surveys
 from affroute.service.assignment import (
     assign,
     free_agent,
@@ -29,6 +29,7 @@ from affroute.service.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from affroute.service.events import record_event
 from affroute.service.runtime import RoutingCache
 from affroute.store.models import (
     OPEN_STATUSES,
@@ -72,12 +73,6 @@ def ticket_from_row(row: TicketRow) -> Ticket:
         tags=tuple(row.tags),
         external_id=row.external_id,
     )
-
-
-def _event(
-    session: Session, ticket_id: str, kind: str, actor: str, now: datetime, **data: Any
-) -> None:
-    session.add(TicketEventRow(ticket_id=ticket_id, kind=kind, actor=actor, data=data, at=now))
 
 
 # Built once: Core statements on the tables skip the ORM's per-call statement handling.
@@ -348,11 +343,11 @@ def _queue_or_assign(session: Session, row: TicketRow, actor: str, now: datetime
     row.agent_id = taken.agent_id
     row.queued = taken.agent_id is None
     if taken.agent_id is not None:
-        _event(
+        record_event(
             session, row.id, "assigned", actor, now, agent_id=taken.agent_id, reason=taken.reason
         )
     else:
-        _event(session, row.id, "queued", actor, now, team=row.team, reason=taken.reason)
+        record_event(session, row.id, "queued", actor, now, team=row.team, reason=taken.reason)
 
 
 def change_status(
@@ -374,7 +369,9 @@ def change_status(
     was_open, is_open = old.value in _OPEN, status.value in _OPEN
     row.status = status.value
     row.updated_at = now
-    _event(session, row.id, "status_changed", actor, now, **{"from": old.value, "to": status.value})
+    record_event(
+        session, row.id, "status_changed", actor, now, **{"from": old.value, "to": status.value}
+    )
     if was_open and not is_open:
         if row.agent_id is not None:
             free_agent(session, row.agent_id)
@@ -382,7 +379,10 @@ def change_status(
         row.queued = False
     elif is_open and not was_open:
         _reopen(session, row, actor, now)
-    sla.refresh(session=session, config=cache.current(session).config, row=row, now=now)
+    routing = cache.current(session)
+    sla.refresh(session=session, config=routing.config, row=row, now=now)
+    if status is TicketStatus.SOLVED and was_open:
+        surveys.issue_on_solve(session=session, routing=routing, ticket=row, actor=actor, now=now)
     return row
 
 
@@ -392,7 +392,9 @@ def _reopen(session: Session, row: TicketRow, actor: str, now: datetime) -> None
         return
     if row.agent_id is not None:
         reason = "agent offline or at capacity on reopen"
-        _event(session, row.id, "unassigned", actor, now, agent_id=row.agent_id, reason=reason)
+        record_event(
+            session, row.id, "unassigned", actor, now, agent_id=row.agent_id, reason=reason
+        )
         row.agent_id = None
     _queue_or_assign(session, row, actor, now)
 
@@ -468,7 +470,7 @@ def reassign(
         row.agent_id, row.queued = agent_id, False
     elif agent_id is None:
         row.agent_id = None
-    _event(
+    record_event(
         session, row.id, "reassigned", actor, now,
         from_team=previous_team, to_team=team, from_agent=previous_agent, to_agent=agent_id,
         reason=reason, overturned=overturned, misroute=previous_team != team and not escalation,
@@ -476,7 +478,7 @@ def reassign(
     if row.agent_id is None:
         _queue_or_assign(session, row, actor, now)
     elif agent_id is not None:
-        _event(
+        record_event(
             session, row.id, "assigned", actor, now, agent_id=agent_id, reason="chosen by a person"
         )
     if previous_agent is not None and previous_agent != row.agent_id:
@@ -512,7 +514,7 @@ def reply(
             )
         )
         kind = "replied" if answered is not None else "first_response"
-    _event(session, row.id, kind, actor, now)
+    record_event(session, row.id, kind, actor, now)
     row.updated_at = now
     sla.refresh(session=session, config=cache.current(session).config, row=row, now=now)
     return row

@@ -245,3 +245,50 @@ class IdempotencyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class SecretRow(Base):
+    """Server-side secrets shared by every worker (e.g. the key that signs survey links)."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class SurveyRow(Base):
+    """One satisfaction survey per solved ticket, with what routed the ticket, and the answer.
+
+    The team, agent, priority, category and partner segment are those of the ticket when
+    it was solved, kept here so satisfaction is analysed by what the partner experienced.
+    """
+
+    __tablename__ = "surveys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    partner_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    team: Mapped[str] = mapped_column(String(64))
+    team_source: Mapped[str] = mapped_column(String(128))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(32))
+    partner_tier: Mapped[str | None] = mapped_column(String(16))
+    engagement_band: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    send_at: Mapped[datetime] = mapped_column(index=True)
+    sent_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[datetime | None]
+    csat: Mapped[int | None] = mapped_column(Integer)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(32))
+    response_id: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("source", "response_id", name="uq_survey_response"),
+        Index("ix_surveys_answered", "answered_at"),
+    )
