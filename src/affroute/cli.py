@@ -369,7 +369,7 @@ app.add_typer(sla_app, name="sla")
 def sla_sweep(
     once: Annotated[bool, typer.Option("--once", help="One sweep, then exit.")] = False,
     interval: Annotated[float, typer.Option(min=1, help="Seconds between sweeps.")] = 30,
-    limit: Annotated[int, typer.Option(min=1, help="Tickets per sweep transaction.")] = 500,
+    limit: Annotated[int, typer.Option(min=1, help="Due tickets per sweep.")] = 500,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Fire the escalation steps that came due; safe to run beside other sweepers."""

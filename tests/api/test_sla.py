@@ -197,3 +197,76 @@ def test_sweep_and_recompute_commands(server: Server, admin: httpx.Client) -> No
     )  # fmt: skip
     assert recompute.returncode == 0, recompute.stderr
     assert "recomputed the clocks of" in recompute.stdout
+
+
+def _running_clocks(server: Server) -> dict[str, tuple[object, ...]]:
+    """What the API shows of each running clock, and when the sweeper looks at it next."""
+    engine = make_engine(server.database_url)
+    with session_factory(engine)() as session:
+        rows = session.execute(
+            select(
+                TicketRow.id,
+                TicketRow.sla_policy,
+                TicketRow.sla_status,
+                TicketRow.first_response_by,
+                TicketRow.next_response_by,
+                TicketRow.resolution_by,
+                TicketRow.sla_paused_seconds,
+                TicketRow.sla_check_at,
+            ).where(TicketRow.status.in_(["new", "open"]))  # paused clocks wait for a change
+        ).all()
+    engine.dispose()
+    return {ticket_id: tuple(values) for ticket_id, *values in rows}
+
+
+def test_the_sweep_leaves_the_clocks_a_recompute_from_the_events_would(
+    server: Server, admin: httpx.Client
+) -> None:
+    seed_catalog(admin)
+    now = datetime.now(UTC)
+    kinds = [  # partner, category, urgency: premium 24x7, p1 24x7, p2 and p3 on office hours
+        ("P019", None, None),
+        ("P001", "compliance", "urgent"),
+        ("P012", "account_access", "normal"),
+        ("P003", "payout", "urgent"),
+    ]
+    for i in range(16):
+        partner, category, urgency = kinds[i % 4]
+        created = (now - timedelta(hours=7 * i)).isoformat()
+        body = {"partner_id": partner, "created_at": created, "category": category}
+        ticket = new_ticket(admin, **body, urgency=urgency)
+        path = f"/api/v1/tickets/{ticket['id']}"
+        if i % 3 == 1:
+            admin.post(f"{path}/replies", json={"author": "agent"})
+        if i % 4 == 2:
+            admin.post(f"{path}/replies", json={"author": "agent"})
+            admin.post(f"{path}/replies", json={"author": "partner"})
+        if i % 5 == 3:  # paused a while, then running again
+            admin.post(f"{path}/status", json={"status": "pending"})
+            admin.post(f"{path}/status", json={"status": "open"})
+        if i % 7 == 6:  # paused: no sweep looks at it
+            admin.post(f"{path}/status", json={"status": "on_hold"})
+    engine = make_engine(server.database_url)
+    uow = UnitOfWork(session_factory(engine))
+    for hours in (1, 5, 13, 30, 49, 100, 250):
+        when = now + timedelta(hours=hours)
+        # Small batches: a sweep of several transactions, clocks carried forward, not replayed.
+        done = sla.sweep(uow=uow, cache=RoutingCache(), now=when, limit=500, batch=5)
+        swept = _running_clocks(server)
+        uow.run(lambda s, when=when: sla.recompute_all(session=s, cache=RoutingCache(), now=when))
+        recomputed = _running_clocks(server)
+        differ = {t: (swept[t], recomputed[t]) for t in swept if swept[t] != recomputed[t]}
+        assert differ == {}, f"{hours} hours on"
+        # Nothing due is left behind, except tickets a raised priority moved to a new policy.
+        with session_factory(engine)() as session:
+            left = set(session.scalars(select(TicketRow.id).where(TicketRow.sla_check_at <= when)))
+            moved = set(
+                session.scalars(
+                    select(TicketEventRow.ticket_id).where(
+                        TicketEventRow.kind == "priority_changed", TicketEventRow.at == when
+                    )
+                )
+            )
+        assert left <= moved, f"{hours} hours on"
+        assert done.examined > 0
+    engine.dispose()

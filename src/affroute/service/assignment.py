@@ -71,7 +71,7 @@ _TAKE = (
 )
 
 
-def _team_pool(session: Session, team: str, *, lock: bool, excluded: set[str]) -> AgentPool:
+def team_pool(session: Session, team: str, *, lock: bool, excluded: set[str]) -> AgentPool:
     """The team's active agents as they are now in the database (plain rows, no ORM objects)."""
     query = _TEAM_AGENTS_LOCKED if lock else _TEAM_AGENTS
     pool = AgentPool(())
@@ -110,7 +110,7 @@ def assign(session: Session, item: WorkItem, now: datetime) -> Taken:
     """Take the best eligible agent of the item's team, or say why nobody can."""
     excluded: set[str] = set()
     for lock in (False, True):
-        pool = _team_pool(session, item.team, lock=lock, excluded=excluded)
+        pool = team_pool(session, item.team, lock=lock, excluded=excluded)
         while True:
             agent, reason = pool.choose(item)
             if agent is None:

@@ -171,6 +171,10 @@ class TicketRow(Base):
     resolution_by: Mapped[datetime | None]
     sla_status: Mapped[str | None] = mapped_column(String(32))
     sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Business time the resolution clock had run at ``sla_computed_at``, when the clocks were
+    # last computed: the sweeper carries a running clock forward from there.
+    sla_elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    sla_computed_at: Mapped[datetime | None]
     # When the sweeper must look at this ticket next (a step or a deadline comes due).
     sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -205,6 +209,9 @@ class TicketEventRow(Base):
     actor: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime]
+
+    # Recent events of a kind (a team's solves over the last day, for the breach forecast).
+    __table_args__ = (Index("ix_ticket_events_kind_at", "kind", "at"),)
 
 
 class EscalationRow(Base):
