@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
+WEB_STAMP := web/node_modules/.installed
 DEMO_DB := var/demo.db
 DEMO_URL := sqlite:///$(DEMO_DB)
 
@@ -19,8 +20,15 @@ $(BENCH_STAMP): $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
+# The dashboard's front-end packages (Chart.js, htmx), from the npm registry by lock file.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	command -v npm >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
+	cd web && npm ci --no-audit --no-fund --silent
+	touch $@
+
 # A fresh demo database each time: a generated program replayed through the service.
-run: $(DEV_STAMP)
+run: $(DEV_STAMP) $(WEB_STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/affroute demo --database-url $(DEMO_URL) --tickets 1500
 	$(BIN)/affroute serve --database-url $(DEMO_URL) --host 127.0.0.1 --port 8000
@@ -37,7 +45,7 @@ browser:
 	command -v chromium >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-unit: $(DEV_STAMP) browser
+unit: $(DEV_STAMP) $(WEB_STAMP) browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

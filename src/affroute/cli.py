@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from affroute.config import FIELDS, OPS_BY_KIND, ConfigError, RoutingConfig, loa
 from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
-from affroute.service import configs, keys
+from affroute.service import configs, keys, users
 from affroute.service.batch import BatchSummary, read_context_folder, route_batch
 from affroute.service.errors import AffrouteError
 from affroute.service.keys import Role
@@ -272,6 +274,43 @@ def keys_create(
     out.print(plain, markup=False, highlight=False)
 
 
+users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    role: Annotated[Role, typer.Option(help="admin, analyst or agent.")],
+    agent: Annotated[str | None, typer.Option(help="The agent id (agent users only).")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a dashboard user; the password is asked for (or read from stdin), never echoed."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    uow = _uow(_settings(database_url))
+    try:
+        uow.run(
+            lambda s: users.create(
+                session=s,
+                username=username,
+                password=password,
+                role=role,
+                agent_id=agent,
+                now=datetime.now(UTC),
+            )
+        )
+    except AffrouteError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"created {role.value} user {username!r}", markup=False, highlight=False)
+
+
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The id in the key: afr_<id>_...")],
@@ -357,8 +396,16 @@ def demo(
     _, plain = uow.run(
         lambda s: keys.create(session=s, role=Role.ADMIN, name="demo admin", now=now)
     )
+    password = secrets.token_urlsafe(12)
+    login = f"demo-{secrets.token_hex(3)}"
+    uow.run(
+        lambda s: users.create(
+            session=s, username=login, password=password, role=Role.ADMIN, now=now
+        )
+    )
     out.print(f"loaded {len(program.partners)} partners, replayed {count} tickets")
     out.print(f"demo admin key: {plain}", markup=False, highlight=False)
+    out.print(f"dashboard: user {login}, password {password}", markup=False, highlight=False)
 
 
 sla_app = typer.Typer(help="SLA clocks and the escalation sweeper.", no_args_is_help=True)

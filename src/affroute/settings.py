@@ -39,3 +39,7 @@ class Settings(BaseSettings):
         default=None,
         description="signing secret for outbound webhooks, 'whsec_' + base64 (Standard Webhooks)",
     )
+    web_packages: Path = Field(
+        default=Path(__file__).resolve().parents[2] / "web" / "node_modules",
+        description="the dashboard's front-end packages (installed by `make` with npm ci)",
+    )

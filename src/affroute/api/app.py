@@ -32,6 +32,7 @@ from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
 from affroute.settings import Settings
 from affroute.store.db import make_engine, session_factory
+from affroute.web import pages
 
 log = logging.getLogger("affroute")
 
@@ -136,6 +137,7 @@ def create_app(
     for module in (*routers, survey_routes, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
+    pages.install(app)
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> Health:

@@ -135,6 +135,20 @@ def satisfaction(
     return result
 
 
+def overall(
+    *, session: Session, since: datetime | None = None, until: datetime | None = None
+) -> Satisfaction:
+    """CSAT, NPS and response rate over every survey that went out in the window."""
+    window = _window(SurveyRow.created_at, since, until)
+    tally = _Tally()
+    rows = session.execute(
+        select(SurveyRow.csat, SurveyRow.nps).where(SurveyRow.status != "scheduled", *window)
+    )
+    for csat, nps in rows:
+        tally.add(csat, nps)
+    return Satisfaction.of("all", None, tally)
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingOutcome:
     group: str

@@ -299,3 +299,29 @@ class SurveyRow(Base):
         UniqueConstraint("source", "response_id", name="uq_survey_response"),
         Index("ix_surveys_answered", "answered_at"),
     )
+
+
+class UserRow(Base):
+    """A dashboard user; the password is stored as an Argon2id hash."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie holds a random id, stored here only as its hash."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""The analyst dashboard: server-rendered pages behind a login, live by polling."""

@@ -1,0 +1,734 @@
+"""The dashboard's pages. Each reads through the same service functions as the API, so a
+number on a page is the number the API gives; live parts are fragments polled by htmx."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from affroute.api.deps import AppState, StateDep
+from affroute.domain import Priority, TicketStatus
+from affroute.service import agents, configs, satisfaction, sla, surveys, tickets, users
+from affroute.service.errors import AffrouteError, InvalidInputError, NotFoundError
+from affroute.service.keys import Role
+from affroute.service.users import WebUser
+from affroute.store.models import OPEN_STATUSES, PartnerRow, SurveyRow, TicketRow
+from affroute.web.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    AdminUser,
+    Anyone,
+    BadCsrf,
+    PageForbidden,
+    SignInRequired,
+    Staff,
+    check_csrf,
+    login_url,
+    new_login_token,
+    safe_next,
+    secure_cookies,
+)
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+_OPEN = [s.value for s in OPEN_STATUSES]
+TIERS = ("bronze", "silver", "gold", "premium")
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+# Files the pages load from the front-end packages `make` installs with npm (web/).
+VENDOR_FILES = {
+    "htmx.min.js": ("htmx.org", "dist/htmx.min.js"),
+    "chart.umd.min.js": ("chart.js", "dist/chart.umd.min.js"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraPage:
+    """A page another part of affroute adds to the navigation (anomalies, models)."""
+
+    name: str
+    title: str
+    path: str
+
+
+EXTRA_PAGES: list[ExtraPage] = []
+
+
+def render(
+    request: Request, name: str, user: WebUser | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    context |= {"user": user, "extra_pages": EXTRA_PAGES}
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(HEADERS)
+    return response
+
+
+def _run(state: AppState, work: Any) -> Any:
+    return state.uow.run(work)
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    token = new_login_token()
+    response = render(request, "login.html", None, csrf=token, next=safe_next(next))
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if not expected or csrf != expected:
+        raise BadCsrf
+    now = state.clock()
+    login = state.uow.run(
+        lambda s: users.authenticate(session=s, username=username, password=password, now=now)
+    )
+    if login.user is None:
+        return render(
+            request, "login.html", None, 401,
+            csrf=expected, next=safe_next(next), username=username, error=login.problem,
+        )  # fmt: skip
+    user = login.user
+    session_id = state.uow.run(lambda s: users.start_session(session=s, user=user, now=now))
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(users.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(state),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, state: StateDep, user: Anyone, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(user, csrf)
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    state.uow.run(lambda s: users.end_session(session=s, session_id=session_id))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    date_from: date | None = None
+    date_to: date | None = None
+    team: str | None = None
+    tier: str | None = None
+
+    @property
+    def since(self) -> datetime | None:
+        return datetime.combine(self.date_from, time(), UTC) if self.date_from else None
+
+    @property
+    def until(self) -> datetime | None:
+        # Inclusive of the last day chosen.
+        return (
+            datetime.combine(self.date_to, time(), UTC) + timedelta(days=1)
+            if self.date_to
+            else None
+        )
+
+
+def filters_of(
+    date_from: str | None, date_to: str | None, team: str | None, tier: str | None
+) -> Filters:
+    def day(raw: str | None, field: str) -> date | None:
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidInputError(f"{field} is not a date", {"field": field}) from None
+
+    return Filters(day(date_from, "date_from"), day(date_to, "date_to"), team or None, tier or None)
+
+
+FilterParams = Annotated[str | None, Query(max_length=64)]
+
+
+# -- overview ------------------------------------------------------------------------------
+
+
+def _ticket_scope(query: Any, filters: Filters) -> Any:
+    if filters.since is not None:
+        query = query.where(TicketRow.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(TicketRow.created_at < filters.until)
+    if filters.team is not None:
+        query = query.where(TicketRow.team == filters.team)
+    if filters.tier is not None:
+        tiered = select(PartnerRow.id).where(PartnerRow.tier == filters.tier)
+        query = query.where(TicketRow.partner_id.in_(tiered))
+    return query
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def overview_cards(session: Session, filters: Filters, now: datetime) -> dict[str, Any]:
+    open_query = _ticket_scope(
+        select(func.count()).select_from(TicketRow).where(TicketRow.status.in_(_OPEN)), filters
+    )
+    open_count = session.scalar(open_query) or 0
+    queued = session.scalar(open_query.where(TicketRow.queued.is_(True))) or 0
+    soon = sum(
+        1
+        for row, due in sla.board(
+            session=session, now=now, team=filters.team, agent_id=None, limit=100_000
+        )
+        if due - now <= timedelta(hours=1)
+    )
+    counts = sla.stats(session=session, created_from=filters.since, created_to=filters.until)
+    axis = (
+        counts["team"]
+        if filters.tier is None
+        else [g for g in counts["tier"] if g.key == filters.tier]
+    )
+    if filters.team is not None:
+        axis = [g for g in counts["team"] if g.key == filters.team]
+    clocked = sum(g.tickets for g in axis)
+    breached = sum(g.breached for g in axis)
+    outcomes = satisfaction.routing_outcomes(
+        session=session, by=satisfaction.OutcomeKey.TEAM, since=filters.since, until=filters.until
+    )
+    if filters.team is not None:
+        outcomes = [o for o in outcomes if o.group == filters.team]
+    routed = sum(o.tickets for o in outcomes)
+    misrouted = sum(o.reassignment_rate * o.tickets for o in outcomes)
+    happy = satisfaction.overall(session=session, since=filters.since, until=filters.until)
+    return {
+        "open_tickets": open_count,
+        "queued": queued,
+        "about_to_breach": soon,
+        "sla_compliance": _percent(1 - breached / clocked if clocked else None),
+        "misroute_rate": _percent(misrouted / routed if routed else None),
+        "csat": "—" if happy.csat is None else f"{happy.csat:.2f}",
+        "nps": "—" if happy.nps is None else f"{happy.nps:+.0f}",
+    }
+
+
+def bar(
+    labels: list[str], values: list[float | None], label: str, **options: Any
+) -> dict[str, Any]:
+    return {
+        "type": "bar",
+        "data": {"labels": labels, "datasets": [{"label": label, "data": values}]},
+        "options": options,
+    }
+
+
+def overview_charts(session: Session, filters: Filters) -> dict[str, Any]:
+    open_by_team = dict(
+        session.execute(
+            _ticket_scope(
+                select(TicketRow.team, func.count()).where(TicketRow.status.in_(_OPEN)), filters
+            ).group_by(TicketRow.team)
+        ).all()
+    )
+    counts = sla.stats(session=session, created_from=filters.since, created_to=filters.until)
+    by_engagement = [
+        r
+        for r in satisfaction.satisfaction(
+            session=session,
+            by=satisfaction.Dimension.ENGAGEMENT,
+            since=filters.since,
+            until=filters.until,
+        )
+        if r.week is None
+    ]
+    weekly: dict[date, list[float]] = {}
+    for r in satisfaction.satisfaction(
+        session=session, by=satisfaction.Dimension.TEAM, since=filters.since, until=filters.until
+    ):
+        if r.week is not None and r.csat is not None and (filters.team in (None, r.group)):
+            weekly.setdefault(r.week, []).extend([r.csat] * r.responses)
+    weeks = sorted(weekly)
+    return {
+        "open_by_team": bar(
+            sorted(open_by_team), [open_by_team[t] for t in sorted(open_by_team)], "open tickets"
+        ),
+        "sla_by_priority": bar(
+            [g.key for g in counts["priority"]],
+            [round(100 * g.compliance, 1) for g in counts["priority"]],
+            "% within SLA",
+            scales={"y": {"min": 0, "max": 100}},
+        ),
+        "csat_by_engagement": bar(
+            [r.group for r in by_engagement],
+            [r.csat for r in by_engagement],
+            "average CSAT",
+            scales={"y": {"min": 1, "max": 5}},
+        ),
+        "csat_trend": {
+            "type": "line",
+            "data": {
+                "labels": [w.isoformat() for w in weeks],
+                "datasets": [
+                    {
+                        "label": "weekly CSAT",
+                        "data": [round(sum(v) / len(v), 2) for v in (weekly[w] for w in weeks)],
+                    }
+                ],
+            },
+            "options": {"scales": {"y": {"min": 1, "max": 5}}},
+        },
+    }
+
+
+def _teams(state: AppState, session: Session) -> list[str]:
+    return sorted(state.cache.current(session).config.teams)
+
+
+@router.get("/")
+def overview(
+    request: Request,
+    state: StateDep,
+    user: Anyone,
+    date_from: FilterParams = None,
+    date_to: FilterParams = None,
+    team: FilterParams = None,
+    tier: FilterParams = None,
+) -> Response:
+    if user.role is Role.AGENT:
+        return RedirectResponse("/tickets", status_code=303)
+    filters = filters_of(date_from, date_to, team, tier)
+    now = state.clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        return {
+            "cards": overview_cards(session, filters, now),
+            "charts": overview_charts(session, filters),
+            "outcomes": satisfaction.routing_outcomes(
+                session=session,
+                by=satisfaction.OutcomeKey.DECIDED_BY,
+                since=filters.since,
+                until=filters.until,
+            ),
+            "teams": _teams(state, session),
+        }
+
+    data = state.uow.run(work)
+    return render(
+        request, "overview.html", user, active="overview", filters=filters, tiers=TIERS,
+        query=request.url.query, **data,
+    )  # fmt: skip
+
+
+@router.get("/overview/cards")
+def overview_cards_fragment(
+    request: Request,
+    state: StateDep,
+    user: Staff,
+    date_from: FilterParams = None,
+    date_to: FilterParams = None,
+    team: FilterParams = None,
+    tier: FilterParams = None,
+) -> Response:
+    filters = filters_of(date_from, date_to, team, tier)
+    now = state.clock()
+    cards = state.uow.run(lambda s: overview_cards(s, filters, now))
+    return render(request, "_overview_cards.html", user, cards=cards)
+
+
+# -- queues and the SLA board ---------------------------------------------------------------------
+
+
+def _my_teams(session: Session, user: WebUser) -> set[str] | None:
+    if user.role is not Role.AGENT:
+        return None
+    return set(agents.teams_of(session=session, agent_id=user.agent_id or ""))
+
+
+def queues_data(state: AppState, session: Session, user: WebUser, now: datetime) -> dict[str, Any]:
+    mine = _my_teams(session, user)
+    queues = []
+    for team in _teams(state, session):
+        if mine is not None and team not in mine:
+            continue
+        members = agents.list_agents(session=session, team=team)
+        waiting = agents.queue(session=session, team=team, limit=5)
+        oldest = session.scalar(
+            select(func.min(TicketRow.created_at)).where(
+                TicketRow.team == team, TicketRow.queued.is_(True), TicketRow.status.in_(_OPEN)
+            )
+        )
+        queues.append(
+            {
+                "team": team,
+                "queued": agents.queue_length(session=session, team=team),
+                "agents": len(members),
+                "online": sum(1 for a in members if a.status == "online"),
+                "oldest": oldest,
+                "waiting": waiting,
+            }
+        )
+    agent = user.agent_id if user.role is Role.AGENT else None
+    board = [
+        (row, due, (due - now).total_seconds())
+        for row, due in sla.board(session=session, now=now, team=None, agent_id=agent, limit=25)
+    ]
+    return {"queues": queues, "board": board}
+
+
+@router.get("/queues")
+def queues_page(request: Request, state: StateDep, user: Anyone) -> Response:
+    now = state.clock()
+    data = state.uow.run(lambda s: queues_data(state, s, user, now))
+    return render(request, "queues.html", user, active="queues", **data)
+
+
+@router.get("/queues/live")
+def queues_live(request: Request, state: StateDep, user: Anyone) -> Response:
+    now = state.clock()
+    data = state.uow.run(lambda s: queues_data(state, s, user, now))
+    return render(request, "_queues_live.html", user, **data)
+
+
+# -- tickets -------------------------------------------------------------------------------
+
+
+def ticket_rows(
+    session: Session, user: WebUser, status: str | None, team: str | None, priority: str | None
+) -> list[TicketRow]:
+    try:
+        chosen = TicketStatus(status) if status else None
+    except ValueError:
+        raise InvalidInputError(f"unknown status {status!r}", {"field": "status"}) from None
+    filters = tickets.TicketFilter(
+        status=chosen,
+        team=team or None,
+        priority=priority or None,
+        visible_to_agent=user.agent_id if user.role is Role.AGENT else None,
+    )
+    return tickets.list_tickets(session=session, filters=filters, cursor=None, limit=50)
+
+
+@router.get("/tickets")
+def tickets_page(
+    request: Request,
+    state: StateDep,
+    user: Anyone,
+    status: FilterParams = None,
+    team: FilterParams = None,
+    priority: FilterParams = None,
+) -> Response:
+    def work(session: Session) -> dict[str, Any]:
+        return {
+            "rows": ticket_rows(session, user, status, team, priority),
+            "teams": _teams(state, session),
+        }
+
+    data = state.uow.run(work)
+    return render(
+        request, "tickets.html", user, active="tickets", query=request.url.query,
+        filters={"status": status, "team": team, "priority": priority},
+        statuses=[s.value for s in TicketStatus], priorities=[p.value for p in Priority], **data,
+    )  # fmt: skip
+
+
+@router.get("/tickets/rows")
+def ticket_rows_fragment(
+    request: Request,
+    state: StateDep,
+    user: Anyone,
+    status: FilterParams = None,
+    team: FilterParams = None,
+    priority: FilterParams = None,
+) -> Response:
+    rows = state.uow.run(lambda s: ticket_rows(s, user, status, team, priority))
+    return render(request, "_ticket_rows.html", user, rows=rows)
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(ticket_id: str, request: Request, state: StateDep, user: Anyone) -> Response:
+    def work(session: Session) -> dict[str, Any]:
+        row = tickets.get(session=session, ticket_id=ticket_id)
+        if user.role is Role.AGENT and not tickets.can_agent_see(session, row, user.agent_id or ""):
+            raise NotFoundError(f"ticket {ticket_id!r} does not exist")
+        return {
+            "ticket": row,
+            "decisions": tickets.decisions_of(session=session, ticket_id=ticket_id),
+            "events": tickets.events_of(session=session, ticket_id=ticket_id),
+            "survey": surveys.for_ticket(session=session, ticket_id=ticket_id),
+        }
+
+    data = state.uow.run(work)
+    return render(request, "ticket.html", user, active="tickets", **data)
+
+
+# -- agents --------------------------------------------------------------------------------
+
+
+def agents_data(session: Session, user: WebUser) -> list[dict[str, Any]]:
+    mine = _my_teams(session, user)
+    rows = []
+    for agent in agents.list_agents(session=session):
+        teams = agents.teams_of(session=session, agent_id=agent.id)
+        if mine is not None and not mine.intersection(teams):
+            continue
+        rows.append(
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "teams": teams,
+                "status": agent.status,
+                "load": agent.load,
+                "capacity": agent.capacity,
+            }
+        )
+    return rows
+
+
+@router.get("/agents")
+def agents_page(request: Request, state: StateDep, user: Anyone) -> Response:
+    rows = state.uow.run(lambda s: agents_data(s, user))
+    return render(request, "agents.html", user, active="agents", agents=rows)
+
+
+@router.get("/agents/live")
+def agents_live(request: Request, state: StateDep, user: Anyone) -> Response:
+    rows = state.uow.run(lambda s: agents_data(s, user))
+    return render(request, "_agents_live.html", user, agents=rows)
+
+
+# -- satisfaction --------------------------------------------------------------------------
+
+
+@router.get("/satisfaction")
+def satisfaction_page(
+    request: Request,
+    state: StateDep,
+    user: Staff,
+    by: satisfaction.Dimension = satisfaction.Dimension.ENGAGEMENT,
+    date_from: FilterParams = None,
+    date_to: FilterParams = None,
+) -> Response:
+    filters = filters_of(date_from, date_to, None, None)
+
+    def work(session: Session) -> dict[str, Any]:
+        rows = [
+            r
+            for r in satisfaction.satisfaction(
+                session=session, by=by, since=filters.since, until=filters.until
+            )
+            if r.week is None
+        ]
+        comments = list(
+            session.scalars(
+                select(SurveyRow)
+                .where(SurveyRow.comment.is_not(None))
+                .order_by(SurveyRow.answered_at.desc())
+                .limit(20)
+            )
+        )
+        return {"rows": rows, "comments": comments}
+
+    data = state.uow.run(work)
+    spec = bar(
+        [r.group for r in data["rows"]], [r.csat for r in data["rows"]], "average CSAT",
+        scales={"y": {"min": 1, "max": 5}},
+    )  # fmt: skip
+    return render(
+        request, "satisfaction.html", user, active="satisfaction", by=by.value,
+        dimensions=[d.value for d in satisfaction.Dimension], filters=filters, chart_spec=spec,
+        **data,
+    )  # fmt: skip
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def _active_yaml(session: Session) -> tuple[str, str]:
+    row = configs.get_active(session=session)
+    return row.version, row.yaml
+
+
+@router.get("/config")
+def config_page(request: Request, state: StateDep, user: Staff) -> Response:
+    version, yaml_text = state.uow.run(_active_yaml)
+    return render(
+        request, "config.html", user, active="config", version=version, yaml_text=yaml_text,
+        can_edit=user.role is Role.ADMIN,
+    )  # fmt: skip
+
+
+@router.post("/config/preview")
+def config_preview(
+    request: Request,
+    state: StateDep,
+    user: Staff,
+    csrf: Annotated[str, Form()] = "",
+    yaml: Annotated[str, Form(max_length=1_000_000)] = "",
+) -> Response:
+    """Validate a candidate and show what it would change, before anything is saved."""
+    check_csrf(user, csrf)
+    yaml = yaml.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
+    version, active_yaml = state.uow.run(_active_yaml)
+    context: dict[str, Any] = {
+        "active": "config", "version": version, "yaml_text": yaml,
+        "can_edit": user.role is Role.ADMIN,
+    }  # fmt: skip
+    try:
+        result = state.uow.run(
+            lambda s: configs.dry_run(session=s, cache=state.cache, yaml_text=yaml, last=500)
+        )
+    except AffrouteError as exc:
+        problems = _problems(exc)
+        return render(request, "config.html", user, 422, problems=problems, **context)
+    moves = [f"{n} from {a} to {b}" for (a, b), n in result.moves.most_common(10)]
+    diff = "".join(
+        difflib.unified_diff(
+            active_yaml.splitlines(keepends=True), yaml.splitlines(keepends=True),
+            "active", "candidate",
+        )
+    )  # fmt: skip
+    preview = {
+        "routed": result.compared,
+        "team_changes": result.team_changed,
+        "priority_changes": result.priority_changed,
+        "moves": moves,
+    }
+    return render(
+        request, "config.html", user, preview=preview, diff=diff or "(no change)", **context
+    )
+
+
+def _problems(exc: AffrouteError) -> list[str]:
+    details = exc.details
+    if isinstance(details, list):
+        return [
+            f"{d.get('location', '')}: {d.get('message', '')}" if isinstance(d, dict) else str(d)
+            for d in details
+        ]
+    return [exc.message]
+
+
+@router.post("/config/save")
+def config_save(
+    request: Request,
+    state: StateDep,
+    user: AdminUser,
+    csrf: Annotated[str, Form()] = "",
+    yaml: Annotated[str, Form(max_length=1_000_000)] = "",
+) -> Response:
+    check_csrf(user, csrf)
+    yaml = yaml.replace("\r\n", "\n")
+    now = state.clock()
+    try:
+        row = state.uow.run(
+            lambda s: configs.activate(
+                session=s, yaml_text=yaml, actor=f"user:{user.username}", now=now
+            )
+        )
+    except AffrouteError as exc:
+        version, _ = state.uow.run(_active_yaml)
+        return render(
+            request, "config.html", user, 422, active="config", version=version,
+            yaml_text=yaml, can_edit=True, problems=_problems(exc),
+        )  # fmt: skip
+    return render(
+        request, "config.html", user, active="config", version=row.version,
+        yaml_text=row.yaml, can_edit=True, saved=row.version,
+    )  # fmt: skip
+
+
+# -- assets and errors ---------------------------------------------------------------------
+
+
+@router.get("/static/vendor/{name}")
+def vendor_file(name: str, state: StateDep) -> Response:
+    if name not in VENDOR_FILES:
+        raise NotFoundError(f"no such file {name!r}")
+    package, inside = VENDOR_FILES[name]
+    path = state.settings.web_packages / package / inside
+    if not path.is_file():
+        raise NotFoundError(f"{package} is not installed; run `make` (npm ci in web/)")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    path = HERE / "static" / name
+    if name not in ("app.css", "app.js") or not path.is_file():
+        raise NotFoundError(f"no such file {name!r}")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and the handlers that turn sign-in problems into pages."""
+    app.include_router(router)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        if request.headers.get("HX-Request"):  # a polled fragment: reload into the login
+            return Response(status_code=200, headers={"HX-Redirect": login_url(exc.next_path)})
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+    api_errors = app.exception_handlers[AffrouteError]
+
+    @app.exception_handler(AffrouteError)
+    async def _error(request: Request, exc: AffrouteError) -> Response:
+        if request.url.path.startswith("/api/"):
+            answer = api_errors(request, exc)
+            return answer if isinstance(answer, Response) else await answer
+        return await run_in_threadpool(
+            render, request, "message.html", None, exc.status,
+            heading="Not found" if exc.status == 404 else "That did not work",
+            message=exc.message,
+        )  # fmt: skip
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        return await run_in_threadpool(
+            render, request, "message.html", None, 403,
+            heading="Not for your role", message="Your account cannot open this page.",
+        )  # fmt: skip
+
+    @app.exception_handler(BadCsrf)
+    async def _bad_form(request: Request, exc: BadCsrf) -> Response:
+        return await run_in_threadpool(
+            render, request, "message.html", None, 403,
+            heading="This form has expired",
+            message="Please go back, reload the page and try again.",
+        )  # fmt: skip
