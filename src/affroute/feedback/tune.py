@@ -167,6 +167,58 @@ class TuneResult:
     def changed(self) -> bool:
         return bool(self.diff)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: the figures, each proposal with its evidence, and the diff."""
+        weights = None
+        if self.weights is not None:
+            w = self.weights
+            weights = {
+                "current": w.current,
+                "proposed": w.proposed,
+                "intervals": {k: list(v) for k, v in w.intervals.items()},
+                "cost_per_hour": w.cost_per_hour,
+                "base_cost_per_hour": w.base_cost_per_hour,
+                "responses": w.responses,
+                "expected_gain": w.expected_gain,
+            }
+        return {
+            "tickets": self.tickets,
+            "responses": self.responses,
+            "mean_csat": self.mean_csat,
+            "predicted_mean_csat": self.predicted_mean_csat,
+            "segments_compared": self.segments_compared,
+            "weights": weights,
+            "rules": [
+                {
+                    "name": r.name,
+                    "segment": {dim.value: value for dim, value in r.segment},
+                    "team": r.team,
+                    "before_rule": r.before_rule,
+                    "better": {
+                        "team": r.better.team,
+                        "responses": r.better.responses,
+                        "mean_csat": r.better.mean_csat,
+                    },
+                    "moved": [
+                        {"team": a.team, "responses": a.responses, "mean_csat": a.mean_csat}
+                        for a in r.moved
+                    ],
+                    "moved_tickets": r.moved_tickets,
+                    "difference": {
+                        "estimate": r.difference.estimate,
+                        "low": r.difference.low,
+                        "high": r.difference.high,
+                        "confidence": r.difference.confidence,
+                    },
+                    "expected_gain": r.expected_gain,
+                    "conditions": list(r.conditions),
+                }
+                for r in self.rules
+            ],
+            "notes": list(self.notes),
+            "diff": self.diff,
+        }
+
     def report(self) -> str:
         """The proposals and their evidence, as a person reads them."""
         lines = [
@@ -349,7 +401,9 @@ def _design(data: _Outcomes, rows: NDArray[np.int64]) -> tuple[NDArray[np.float6
 def _solve(matrix: NDArray[np.float64], y: NDArray[np.float64], free: int) -> NDArray[np.float64]:
     """Least squares with the wait costs (every column after the controls) at or above 0."""
     lower = np.concatenate([np.full(free, -np.inf), np.zeros(matrix.shape[1] - free)])
-    fit = lsq_linear(matrix, y, bounds=(lower, np.full(matrix.shape[1], np.inf)))
+    # The same problem on the small triangular factor: ||Ax - y|| = ||Rx - Q'y|| + const.
+    q, r = np.linalg.qr(matrix)
+    fit = lsq_linear(r, q.T @ y, bounds=(lower, np.full(matrix.shape[1], np.inf)))
     return np.asarray(fit.x, dtype=float)
 
 
