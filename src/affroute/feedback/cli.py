@@ -54,7 +54,7 @@ def tune_command(
         raise typer.Exit(1) from None
     loaded = read_outcomes(outcomes_path)
     for error in loaded.errors[:20]:
-        err.print(f"  {error}", markup=False, highlight=False)
+        err.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
     if loaded.errors:
         err.print(f"[yellow]{len(loaded.errors)} bad row(s) skipped[/yellow]")
     settings = TuneSettings(
