@@ -23,6 +23,7 @@ from affroute.config import FIELDS, OPS_BY_KIND, ConfigError, RoutingConfig, loa
 from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
+from affroute.feedback.cli import tune_command
 from affroute.service import configs, keys, users
 from affroute.service.batch import BatchSummary, read_context_folder, route_batch
 from affroute.service.errors import AffrouteError
@@ -38,6 +39,7 @@ from affroute.store.db import make_engine, session_factory
 app = typer.Typer(help="Ticket routing for affiliate programs.", no_args_is_help=True)
 config_app = typer.Typer(help="Check and explore routing configurations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("tune")(tune_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -1,0 +1,4 @@
+"""Routing that learns from outcomes: outcome records and the closed-loop tuner.
+
+`outcomes` and `tune` are pure; `records` (CSV/JSONL files) and `cli` are the edge.
+"""

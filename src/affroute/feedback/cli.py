@@ -1,0 +1,132 @@
+"""``affroute tune``: propose weights and rules from outcomes; print the evidence and diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from affroute.config import FACTORS, ConfigError, parse_config_text
+from affroute.feedback.records import read_outcomes
+from affroute.feedback.tune import TuneResult, TuneSettings, tune
+
+out = Console()
+err = Console(stderr=True)
+DEFAULTS = TuneSettings()
+
+
+def tune_command(
+    config_path: Annotated[
+        Path, typer.Option("--config", help="The current routing configuration (YAML).")
+    ],
+    outcomes_path: Annotated[
+        Path,
+        typer.Option("--outcomes", help="Ticket outcomes (.csv or .jsonl).", exists=True),
+    ],
+    min_responses: Annotated[
+        int, typer.Option(min=2, help="CSAT answers needed on each side of a comparison.")
+    ] = DEFAULTS.min_responses,
+    min_difference: Annotated[
+        float, typer.Option(min=0, help="Smallest CSAT difference worth a rule.")
+    ] = DEFAULTS.min_difference,
+    confidence: Annotated[
+        float, typer.Option(min=0.5, max=0.999, help="Confidence of the intervals.")
+    ] = DEFAULTS.confidence,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Resamples for the weights' intervals.")
+    ] = DEFAULTS.bootstrap,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the proposed configuration here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Propose factor weights and routing rules from ticket outcomes (nothing is applied)."""
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        parse_config_text(text, source=str(config_path))
+    except (OSError, ConfigError) as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    loaded = read_outcomes(outcomes_path)
+    for error in loaded.errors[:20]:
+        err.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
+    if loaded.errors:
+        err.print(f"[yellow]{len(loaded.errors)} bad row(s) skipped[/yellow]")
+    settings = TuneSettings(
+        min_responses=min_responses,
+        min_difference=min_difference,
+        confidence=confidence,
+        bootstrap=bootstrap,
+    )
+    result = tune(loaded.items, text, settings=settings, source=str(config_path))
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(result.config_text, encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        _print(result)
+        if out_path is not None:
+            out.print(f"proposed configuration written to {out_path}")
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+def _print(result: TuneResult) -> None:
+    out.print(
+        f"{result.tickets} tickets, {result.responses} CSAT answers: mean CSAT"
+        f" [bold]{result.mean_csat:.2f}[/bold], predicted with the proposals"
+        f" [bold]{result.predicted_mean_csat:.2f}[/bold]"
+    )
+    if result.weights is not None:
+        w = result.weights
+        table = Table(
+            "factor",
+            "current",
+            "proposed",
+            "interval",
+            "CSAT/hour waited",
+            title=f"Factor weights (expected effect {w.expected_gain:+.3f} CSAT)",
+        )
+        for name in FACTORS:
+            low, high = w.intervals.get(name, (float("nan"), float("nan")))
+            table.add_row(
+                name,
+                f"{w.current[name]:.2f}",
+                f"{w.proposed[name]:.2f}",
+                f"{low:.2f}..{high:.2f}",
+                f"{w.cost_per_hour[name]:.3f}",
+            )
+        out.print(table)
+    if result.rules:
+        table = Table(
+            "#",
+            "segment",
+            "now (n, CSAT)",
+            "to (n, CSAT)",
+            "difference",
+            "effect",
+            title="Rule proposals",
+        )
+        for index, rule in enumerate(result.rules, start=1):
+            d = rule.difference
+            table.add_row(
+                str(index),
+                ", ".join(f"{dim.value}={value}" for dim, value in rule.segment),
+                "\n".join(f"{a.team} ({a.responses}, {a.mean_csat:.2f})" for a in rule.moved),
+                f"{rule.team} ({rule.better.responses}, {rule.better.mean_csat:.2f})",
+                f"{d.estimate:+.2f} ({d.low:+.2f}..{d.high:+.2f})",
+                f"{rule.expected_gain:+.3f}",
+            )
+        out.print(table)
+    for note in result.notes:
+        out.print(note, style="yellow")
+    if result.diff:
+        out.print(Syntax(result.diff, "diff", theme="ansi_dark", word_wrap=True))
+    else:
+        out.print("No change proposed.")
