@@ -394,6 +394,7 @@ def demo(
             handling_time=parse_duration(handling_time),
             now=now,
             progress=done,
+            surveys_rng=np.random.default_rng(seed + 1),
         )
     _, plain = uow.run(
         lambda s: keys.create(session=s, role=Role.ADMIN, name="demo admin", now=now)

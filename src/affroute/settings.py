@@ -43,3 +43,9 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parents[2] / "web" / "node_modules",
         description="the dashboard's front-end packages (installed by `make` with npm ci)",
     )
+    tune_hours: float = Field(
+        default=24.0, ge=0, description="how often the tuner runs on stored outcomes (0: never)"
+    )
+    tune_window_days: int = Field(
+        default=90, ge=1, description="the tuner learns from tickets created this recently"
+    )

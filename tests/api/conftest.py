@@ -102,6 +102,7 @@ def run_server(database_url: str, config: Path = EXAMPLE, **settings: object) ->
                 "rebalance_seconds": 0,
                 "sla_sweep_seconds": 0,
                 "survey_dispatch_seconds": 0,
+                "tune_hours": 0,
                 **settings,
             },
         )

@@ -25,8 +25,9 @@ from affroute.api.routes import config as config_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
+from affroute.api.routes import tuning as tuning_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, configs, sla, surveys
+from affroute.service import agents, configs, sla, surveys, tuning
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -112,6 +113,7 @@ def create_app(
                 (settings.rebalance_seconds, _rebalance),
                 (settings.sla_sweep_seconds, _sweep_sla),
                 (settings.survey_dispatch_seconds, _dispatch_surveys),
+                (settings.tune_hours * 3600, _tune),
             )
             if seconds
         ]
@@ -134,7 +136,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     routers = (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes)
-    for module in (*routers, survey_routes, survey_page):
+    for module in (*routers, survey_routes, tuning_routes, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
     pages.install(app)
@@ -200,3 +202,13 @@ def _dispatch_surveys(state: AppState) -> int:
             retry_after=timedelta(seconds=settings.survey_dispatch_seconds),
         )
     return done.sent + done.reminded
+
+
+def _tune(state: AppState) -> int:
+    """Run the tuner on recent outcomes; a changed configuration waits as a proposal."""
+    now = state.clock()
+    since = now - timedelta(days=state.settings.tune_window_days)
+    proposal = state.uow.run(
+        lambda s: tuning.propose(session=s, routing=state.cache.current(s), now=now, since=since)
+    )
+    return int(proposal is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,14 @@ import typer
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from affroute.config import FACTORS, ConfigError, parse_config_text
 from affroute.feedback.records import read_outcomes
 from affroute.feedback.tune import TuneResult, TuneSettings, tune
+from affroute.service.runtime import RoutingCache
+from affroute.service.uow import UnitOfWork
+from affroute.store.db import make_engine, session_factory
 
 out = Console()
 err = Console(stderr=True)
@@ -22,12 +27,28 @@ DEFAULTS = TuneSettings()
 
 def tune_command(
     config_path: Annotated[
-        Path, typer.Option("--config", help="The current routing configuration (YAML).")
-    ],
+        Path | None, typer.Option("--config", help="The current routing configuration (YAML).")
+    ] = None,
     outcomes_path: Annotated[
-        Path,
+        Path | None,
         typer.Option("--outcomes", help="Ticket outcomes (.csv or .jsonl).", exists=True),
-    ],
+    ] = None,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--from-db", help="Learn from the database's solved tickets and its active config."
+        ),
+    ] = False,
+    days: Annotated[
+        int, typer.Option(min=1, help="With --from-db: tickets created this many days back.")
+    ] = 90,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="With --from-db: activate the proposal as a new version."),
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: $AFFROUTE_DATABASE_URL).")
+    ] = None,
     min_responses: Annotated[
         int, typer.Option(min=2, help="CSAT answers needed on each side of a comparison.")
     ] = DEFAULTS.min_responses,
@@ -45,25 +66,40 @@ def tune_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Propose factor weights and routing rules from ticket outcomes (nothing is applied)."""
-    try:
-        text = config_path.read_text(encoding="utf-8")
-        parse_config_text(text, source=str(config_path))
-    except (OSError, ConfigError) as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(1) from None
-    loaded = read_outcomes(outcomes_path)
-    for error in loaded.errors[:20]:
-        err.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
-    if loaded.errors:
-        err.print(f"[yellow]{len(loaded.errors)} bad row(s) skipped[/yellow]")
+    """Propose factor weights and routing rules from ticket outcomes.
+
+    Nothing is applied unless --apply is given with --from-db.
+    """
     settings = TuneSettings(
         min_responses=min_responses,
         min_difference=min_difference,
         confidence=confidence,
         bootstrap=bootstrap,
     )
-    result = tune(loaded.items, text, settings=settings, source=str(config_path))
+    if apply and not from_db:
+        raise typer.BadParameter("--apply works with --from-db", param_hint="--apply")
+    if from_db:
+        if config_path is not None or outcomes_path is not None:
+            raise typer.BadParameter(
+                "--from-db reads the config and outcomes from the database", param_hint="--from-db"
+            )
+        result, errors, source = _from_database(database_url, days, settings), 0, "database"
+    else:
+        if config_path is None or outcomes_path is None:
+            raise typer.BadParameter("give --config and --outcomes, or --from-db")
+        try:
+            text = config_path.read_text(encoding="utf-8")
+            parse_config_text(text, source=str(config_path))
+        except (OSError, ConfigError) as exc:
+            err.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+        loaded = read_outcomes(outcomes_path)
+        for error in loaded.errors[:20]:
+            err.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
+        if loaded.errors:
+            err.print(f"[yellow]{len(loaded.errors)} bad row(s) skipped[/yellow]")
+        result = tune(loaded.items, text, settings=settings, source=str(config_path))
+        errors, source = len(loaded.errors), str(config_path)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(result.config_text, encoding="utf-8")
@@ -73,8 +109,47 @@ def tune_command(
         _print(result)
         if out_path is not None:
             out.print(f"proposed configuration written to {out_path}")
-    if loaded.errors:
+    if apply:
+        _apply(database_url, result, source)
+    if errors:
         raise typer.Exit(1)
+
+
+def _uow(database_url: str | None) -> UnitOfWork:
+    from affroute.settings import Settings
+
+    url = database_url or Settings().database_url
+    return UnitOfWork(session_factory(make_engine(url)))
+
+
+def _from_database(database_url: str | None, days: int, settings: TuneSettings) -> TuneResult:
+    from affroute.service import configs, tuning
+
+    cache = RoutingCache()
+    since = datetime.now(UTC) - timedelta(days=days)
+
+    def work(session: Session) -> TuneResult:
+        active = configs.get_active(session=session)
+        outcomes = tuning.stored_outcomes(
+            session=session, routing=cache.current(session), since=since
+        )
+        return tune(outcomes, active.yaml, settings=settings, source=f"config {active.version}")
+
+    return _uow(database_url).run(work)
+
+
+def _apply(database_url: str | None, result: TuneResult, source: str) -> None:
+    from affroute.service import configs
+
+    if not result.changed:
+        out.print("nothing to apply")
+        return
+    row = _uow(database_url).run(
+        lambda s: configs.activate(
+            session=s, yaml_text=result.config_text, actor="tune --apply", now=datetime.now(UTC)
+        )
+    )
+    out.print(f"activated configuration version {row.version} (tuned from {source})")
 
 
 def _print(result: TuneResult) -> None:

@@ -277,6 +277,12 @@ def tune(
             f"Weights unchanged: fewer than {settings.min_responses} answers with a first"
             " response time, or no cost of waiting found."
         )
+    elif weights.expected_gain <= 0:
+        notes.append(
+            "Weights unchanged: the fitted weights would not raise CSAT"
+            f" (expected effect {weights.expected_gain:+.3f})."
+        )
+        weights = None
     # Rules are compared on CSAT net of waiting: waits follow a team's load, which the
     # rule itself changes, while a team's fit for a ticket stays.
     net = data.csat.copy()

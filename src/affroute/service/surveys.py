@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from affroute.config import SurveyPolicy
 from affroute.domain import TicketStatus
+from affroute.feedback.outcomes import engagement_band as outcome_band
 from affroute.service import webhooks
 from affroute.service.errors import ConflictError, InvalidInputError, NotFoundError
 from affroute.service.events import record_event
@@ -37,9 +38,6 @@ _LINK_SECRET = "survey_links"
 RETRY_AFTER = timedelta(minutes=1)
 MAX_RETRY_AFTER = timedelta(hours=1)
 _SALT = "affroute.survey-link"
-# Partners whose engagement percentile is at least this are "top" (the top fifth).
-TOP_ENGAGEMENT = 0.8
-MIDDLE_ENGAGEMENT = 0.4
 
 
 class SurveyStatus(StrEnum):
@@ -69,11 +67,7 @@ class LinkRefused(Exception):  # noqa: N818 - a refusal the survey page explains
 
 
 def engagement_band(percentile: float | None) -> str:
-    if percentile is None:
-        return "unknown"
-    if percentile >= TOP_ENGAGEMENT:
-        return "top"
-    return "middle" if percentile >= MIDDLE_ENGAGEMENT else "low"
+    return "unknown" if percentile is None else outcome_band(percentile).value
 
 
 # -- links ----------------------------------------------------------------------------------

@@ -325,3 +325,19 @@ class WebSessionRow(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class TuningProposalRow(Base):
+    """A configuration the tuner proposes from stored outcomes, for an analyst to accept."""
+
+    __tablename__ = "tuning_proposals"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime]
+    base_version: Mapped[str] = mapped_column(String(32))
+    proposed_yaml: Mapped[str] = mapped_column(Text)
+    proposed_hash: Mapped[str] = mapped_column(String(64), index=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    applied_version: Mapped[str | None] = mapped_column(String(32))
