@@ -25,11 +25,16 @@ from affroute.config.fields import FIELDS, OPS_BY_KIND, FieldKind, FieldSpec, Op
 from affroute.config.model import (
     FACTORS,
     Actions,
+    AnomalyConfig,
     Calendar,
     Condition,
+    ConversionMismatchConfig,
+    ConversionRateConfig,
+    DuplicateLeadsConfig,
     EscalationAction,
     EscalationStep,
     Group,
+    LagConfig,
     Normalisation,
     RoutingConfig,
     Rule,
@@ -38,8 +43,10 @@ from affroute.config.model import (
     SkillRequirement,
     SlaPolicy,
     Tier,
+    VolumeConfig,
 )
 from affroute.config.schema import (
+    AnomaliesIn,
     CalendarIn,
     ConditionIn,
     ConfigIn,
@@ -127,7 +134,10 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>") -> Routin
 
 def config_version(raw: ConfigIn) -> str:
     """A short content hash: equal configurations share it, any change alters it."""
-    canonical = json.dumps(raw.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # A file without its own anomaly thresholds keeps the version it had before they existed.
+    exclude = {"anomalies"} if raw.anomalies == AnomaliesIn() else set()
+    content = raw.model_dump(mode="json", exclude=exclude)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -232,6 +242,7 @@ class _Builder:
             default_team=raw.default_team,
             calendars=calendars,
             sla_policies=policies,
+            anomalies=self._anomalies(),
             source=source,
         )
 
@@ -355,6 +366,25 @@ class _Builder:
             urgency_levels={u: levels.get(u, 0.0) for u in Urgency},
             urgency_default=scoring.urgency.default,
             urgency_keywords=keywords,
+        )
+
+    def _anomalies(self) -> AnomalyConfig:
+        raw = self.raw.anomalies
+        if raw.lookback < raw.duplicate_leads.window:
+            self.problem("anomalies.lookback", "must be at least anomalies.duplicate_leads.window")
+        if raw.lookback.days < raw.volume.min_history_days:
+            self.problem(
+                "anomalies.lookback",
+                f"{raw.lookback.days} days is shorter than anomalies.volume.min_history_days"
+                f" ({raw.volume.min_history_days})",
+            )
+        return AnomalyConfig(
+            duplicate_leads=DuplicateLeadsConfig(**raw.duplicate_leads.model_dump()),
+            conversion_mismatch=ConversionMismatchConfig(**raw.conversion_mismatch.model_dump()),
+            volume=VolumeConfig(**raw.volume.model_dump()),
+            lag=LagConfig(**raw.lag.model_dump()),
+            conversion_rate=ConversionRateConfig(**raw.conversion_rate.model_dump()),
+            lookback=raw.lookback,
         )
 
     def _tiers(self) -> tuple[Tier, ...]:
