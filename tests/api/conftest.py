@@ -100,7 +100,7 @@ def run_server(database_url: str, config: Path = EXAMPLE, **settings: object) ->
             config_path=config,
             rebalance_seconds=0,
             sla_sweep_seconds=0,
-            **settings,
+            **{"anomaly_scan_seconds": 0, **settings},
         )
     )
     port = free_port()

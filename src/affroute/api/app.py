@@ -19,12 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from affroute.api import errors
 from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
+from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import tickets as ticket_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, configs, sla
+from affroute.service import agents, anomalies, configs, sla
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -106,6 +107,7 @@ def create_app(
             for seconds, job in (
                 (settings.rebalance_seconds, _rebalance),
                 (settings.sla_sweep_seconds, _sweep_sla),
+                (settings.anomaly_scan_seconds, _scan_anomalies),
             )
             if seconds
         ]
@@ -127,7 +129,14 @@ def create_app(
     app.state.affroute = state
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes):
+    for module in (
+        ticket_routes,
+        anomaly_routes,  # before the catalog: it owns the reads of /anomalies
+        catalog_routes,
+        agent_routes,
+        config_routes,
+        sla_routes,
+    ):
         app.include_router(module.router)
 
     @app.get("/health", response_model=Health, tags=["health"])
@@ -170,3 +179,9 @@ def _sweep_sla(state: AppState) -> int:
     """Fire the escalation steps that came due (other workers may sweep at the same time)."""
     done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock())
     return done.fired
+
+
+def _scan_anomalies(state: AppState) -> int:
+    """Scan the events ingested since the last scan; new anomalies flag the next tickets."""
+    outcome = anomalies.scan_new_events(uow=state.uow, cache=state.cache, now=state.clock())
+    return len(outcome.recorded.new) if outcome.recorded else 0
