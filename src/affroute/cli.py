@@ -406,3 +406,9 @@ def sla_recompute(
         )
     )
     out.print(f"recomputed the clocks of {count} tickets")
+
+
+# The anomalies commands live in their own module, which uses the helpers above.
+from affroute.cli_anomalies import anomalies_app  # noqa: E402
+
+app.add_typer(anomalies_app, name="anomalies")

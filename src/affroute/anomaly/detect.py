@@ -590,10 +590,15 @@ def conversion_rate(
         .join(conversions.group_by(keys).len("conversions"), on=keys, how="left", nulls_equal=True)
         .with_columns(pl.col("conversions").fill_null(0))
         .filter(pl.col("clicks") >= cfg.min_clicks)
-        .with_columns((pl.col("conversions") / pl.col("clicks")).alias("rate"))
         .with_columns(
-            pl.col("rate").median().over("campaign_id").alias("peer_rate"),
-            pl.len().over("campaign_id").alias("peers"),
+            (pl.col("conversions") / pl.col("clicks")).alias("rate"),
+            # The peers' rate: every other partner of the campaign pooled (leave one out), so
+            # a partner never dilutes its own benchmark and rare conversions still give one.
+            (
+                (pl.col("conversions").sum().over("campaign_id") - pl.col("conversions"))
+                / (pl.col("clicks").sum().over("campaign_id") - pl.col("clicks"))
+            ).alias("peer_rate"),
+            (pl.len().over("campaign_id") - 1).alias("peers"),
         )
         .filter((pl.col("peers") >= cfg.min_partners) & (pl.col("peer_rate") > 0))
     )
@@ -622,7 +627,7 @@ def conversion_rate(
                 severity=round(min(1.0, 0.3 + abs(math.log(max(ratio, 1e-3))) / 4), 3),
                 summary=(
                     f"{_where(partner, campaign)} converts {_pct(row['rate'])} of "
-                    f"{row['clicks']} clicks where its {row['peers']} peer partners' median is "
+                    f"{row['clicks']} clicks where its {row['peers']} peer partners together convert "
                     f"{_pct(row['peer_rate'])} ({ratio:.2f}x, z {row['z']:.1f}): {direction}"
                 ),
                 evidence={
