@@ -89,6 +89,7 @@ def test_no_server_errors_and_documented_bodies(server: Server) -> None:
         "ticket_id": stored["id"],
         "agent_id": stored["agent_id"],
         "team": "finance",
+        "anomaly_id": "A-FUZZ",
     }
     known_items = {
         "partners": "P005",

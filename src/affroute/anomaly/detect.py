@@ -627,8 +627,9 @@ def conversion_rate(
                 severity=round(min(1.0, 0.3 + abs(math.log(max(ratio, 1e-3))) / 4), 3),
                 summary=(
                     f"{_where(partner, campaign)} converts {_pct(row['rate'])} of "
-                    f"{row['clicks']} clicks where its {row['peers']} peer partners together convert "
-                    f"{_pct(row['peer_rate'])} ({ratio:.2f}x, z {row['z']:.1f}): {direction}"
+                    f"{row['clicks']} clicks where its {row['peers']} peer partners together "
+                    f"convert {_pct(row['peer_rate'])} ({ratio:.2f}x, z {row['z']:.1f}): "
+                    f"{direction}"
                 ),
                 evidence={
                     "direction": direction,
