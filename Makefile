@@ -58,6 +58,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/sla.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/tune.py
+	$(BIN)/python bench/anomalies.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -543,3 +543,9 @@ def surveys_report(
             "-" if row.nps is None else f"{row.nps:+.0f}",
         )
     out.print(table)
+
+
+# The anomalies commands live in their own module, which uses the helpers above.
+from affroute.cli_anomalies import anomalies_app  # noqa: E402
+
+app.add_typer(anomalies_app, name="anomalies")

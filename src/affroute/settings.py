@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     rebalance_seconds: float = Field(default=5.0, ge=0, description="0 turns the queue sweep off")
     sla_sweep_seconds: float = Field(default=30.0, ge=0, description="0 turns the SLA sweeper off")
+    anomaly_scan_seconds: float = Field(
+        default=60.0, ge=0, description="how often new events are scanned; 0 turns it off"
+    )
     key_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long a checked key is trusted"
     )

@@ -103,6 +103,7 @@ def run_server(database_url: str, config: Path = EXAMPLE, **settings: object) ->
                 "sla_sweep_seconds": 0,
                 "survey_dispatch_seconds": 0,
                 "tune_hours": 0,
+                "anomaly_scan_seconds": 0,
                 **settings,
             },
         )

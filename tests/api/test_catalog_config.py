@@ -33,7 +33,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "deals": {},
     "campaigns": {"name": "X-1", "region": ""},  # the name defaults to the id
-    "anomalies": {"campaign_id": None, "severity": 1.0, "status": "open"},
+    "anomalies": {
+        "campaign_id": None,
+        "severity": 1.0,
+        "status": "open",
+        "summary": "",  # an uploaded anomaly: no scan wrote a summary or evidence
+        "evidence": {},
+        "last_seen_at": None,
+        "acknowledged_at": None,
+        "resolved_at": None,
+        "resolved_by": None,
+    },
 }
 UPDATES: dict[str, dict[str, Any]] = {
     "partners": {"name": "Acme Renamed"},
@@ -48,8 +58,8 @@ def row(kind: str, item_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def stored(item: dict[str, Any]) -> dict[str, Any]:
-    """A row as read back, without the server's timestamp."""
-    return {k: v for k, v in item.items() if k != "updated_at"}
+    """A row as read back, without the server's timestamps."""
+    return {k: v for k, v in item.items() if k not in ("updated_at", "detected_at")}
 
 
 def named_fields(response: httpx.Response) -> set[str]:

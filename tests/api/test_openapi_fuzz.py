@@ -93,6 +93,8 @@ def test_no_server_errors_and_documented_bodies(server: Server) -> None:
         "agent_id": stored["agent_id"],
         "team": "finance",
         "survey_id": survey["id"],
+        "proposal_id": "no-such-proposal",  # none can be made through the API alone
+        "anomaly_id": "A-FUZZ",
     }
     known_items = {
         "partners": "P005",

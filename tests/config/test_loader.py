@@ -256,3 +256,30 @@ def test_survey_policy_is_read_and_checked() -> None:
     problems = errors_of(minimal_data(surveys={"reminder_after": "8d", "expires_after": "7d"}))
     assert any(p.startswith("surveys.reminder_after") for p in problems), problems
     assert any(p.startswith("surveys.delay") for p in errors_of(minimal_data(surveys={"delay": 0})))
+
+
+def test_bad_anomaly_thresholds_name_their_field(example_data: dict[str, Any]) -> None:
+    example_data["anomalies"]["lag"]["min_seconds"] = -1
+    example_data["anomalies"]["volume"]["drop_ratio"] = 1.5
+    example_data["anomalies"]["duplicate_leads"]["window"] = "soon"
+    example_data["anomalies"]["conversion_rate"]["typo"] = 3
+    with pytest.raises(ConfigError) as caught:
+        parse_config(example_data)
+    where = {issue.location for issue in caught.value.issues}
+    assert where == {
+        "anomalies.lag.min_seconds",
+        "anomalies.volume.drop_ratio",
+        "anomalies.duplicate_leads.window",
+        "anomalies.conversion_rate.typo",
+    }
+
+
+def test_anomaly_thresholds_default_and_keep_old_versions(example_data: dict[str, Any]) -> None:
+    with_section = parse_config(example_data)
+    del example_data["anomalies"]
+    without = parse_config(example_data)
+    assert without.anomalies == with_section.anomalies  # the example spells out the defaults
+    assert without.version == with_section.version
+    example_data["anomalies"] = {"lookback": "7d"}
+    with pytest.raises(ConfigError, match=r"anomalies\.lookback"):
+        parse_config(example_data)

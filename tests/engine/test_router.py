@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from affroute.config import RoutingConfig
-from affroute.domain import Category, Deal, PartnerTier, Priority, Ticket, Urgency
+from affroute.domain import Anomaly, Category, Deal, PartnerTier, Priority, Ticket, Urgency
 from affroute.engine import AgentPool, Prediction, Router
 from affroute.engine.facts import Facts
 from tests.conftest import T0, TicketFactory, config_with_rules, context_for, ranked_partners
@@ -53,6 +53,23 @@ def test_decision_carries_a_readable_trace(
     payload = json.loads(json.dumps(decision.to_dict()))
     assert payload["factors"]["deal_value"]["raw"] == 75_000
     assert payload["priority"] in {"p1", "p2"}
+
+
+def test_the_trace_names_the_anomaly_that_raised_the_ticket(
+    example_config: RoutingConfig, make_ticket: TicketFactory
+) -> None:
+    flag = Anomaly("AN-42", "duplicate_leads", partner_id="P007", campaign_id="C1")
+    context = context_for(example_config, anomalies=[flag])
+    decision = Router(example_config).route(make_ticket(partner_id="P007"), context, T0)
+    assert decision.team == "analytics"
+    assert decision.anomalies == ("AN-42",)
+    factor = decision.to_dict()["factors"]["attribution_anomaly"]
+    assert factor["raw"] == "AN-42 duplicate_leads on partner P007 and campaign C1"
+    assert factor["normalised"] == 1.0
+    assert "flagged by attribution anomaly: AN-42 duplicate_leads" in decision.explain()
+    plain = Router(example_config).route(make_ticket(partner_id="P008"), context, T0)
+    assert plain.to_dict()["factors"]["attribution_anomaly"]["raw"] is None
+    assert "flagged by attribution anomaly" not in plain.explain()
 
 
 def test_unknown_partner_is_routed_and_flagged(

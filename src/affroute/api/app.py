@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from affroute.api import errors, survey_page
 from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
+from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
 from affroute.api.routes import sla as sla_routes
@@ -27,7 +28,7 @@ from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
 from affroute.api.routes import tuning as tuning_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, configs, sla, surveys, tuning
+from affroute.service import agents, anomalies, configs, sla, surveys, tuning
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -114,6 +115,7 @@ def create_app(
                 (settings.sla_sweep_seconds, _sweep_sla),
                 (settings.survey_dispatch_seconds, _dispatch_surveys),
                 (settings.tune_hours * 3600, _tune),
+                (settings.anomaly_scan_seconds, _scan_anomalies),
             )
             if seconds
         ]
@@ -135,7 +137,14 @@ def create_app(
     app.state.affroute = state
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    routers = (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes)
+    routers = (
+        ticket_routes,
+        anomaly_routes,  # before the catalog: it owns the reads of /anomalies
+        catalog_routes,
+        agent_routes,
+        config_routes,
+        sla_routes,
+    )
     for module in (*routers, survey_routes, tuning_routes, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
@@ -212,3 +221,9 @@ def _tune(state: AppState) -> int:
         lambda s: tuning.propose(session=s, routing=state.cache.current(s), now=now, since=since)
     )
     return int(proposal is not None)
+
+
+def _scan_anomalies(state: AppState) -> int:
+    """Scan the events ingested since the last scan; new anomalies flag the next tickets."""
+    outcome = anomalies.scan_new_events(uow=state.uow, cache=state.cache, now=state.clock())
+    return len(outcome.recorded.new) if outcome.recorded else 0

@@ -106,5 +106,6 @@ TicketReader = Annotated[
 ]
 TicketWriter = Annotated[Principal, Depends(require(Role.ADMIN, Role.INTEGRATION))]
 StatusChanger = Annotated[Principal, Depends(require(Role.ADMIN, Role.AGENT, Role.INTEGRATION))]
+AnomalyHandler = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST))]
 Reassigner = Annotated[Principal, Depends(require(Role.ADMIN, Role.AGENT))]
 AgentViewer = Annotated[Principal, Depends(require(Role.ADMIN, Role.ANALYST, Role.AGENT))]

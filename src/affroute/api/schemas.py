@@ -285,6 +285,45 @@ class AnomalyRead(AnomalyIn, _StoredRow):
     pass
 
 
+class AnomalyDetail(AnomalyRead):
+    """A stored anomaly with what a person needs to judge it."""
+
+    summary: str = Field(description="what was found, in a sentence")
+    evidence: dict[str, Any] = Field(description="the numbers behind the finding")
+    detected_at: datetime | None
+    last_seen_at: datetime | None = Field(description="when a scan last found it")
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        return cls.model_validate(
+            {c: getattr(row, c) for c in cls.model_fields} | {"evidence": row.evidence or {}}
+        )
+
+
+class PeriodCountRead(BaseModel):
+    start: date = Field(description="first day of the day or week (Monday, UTC)")
+    detected: int
+    resolved: int
+
+
+class AnomalyCounts(BaseModel):
+    period: str
+    items: list[PeriodCountRead]
+    detected: int
+    resolved: int
+
+
+class EventIngestResult(BaseModel):
+    events: int = Field(description="click, lead and conversion events stored")
+    daily_counts: int = Field(description="partner x campaign x day counts stored or updated")
+    unknown_partners: dict[str, int] = Field(
+        description="partners not in the catalog, with how many rows were kept for each"
+    )
+
+
 class UpsertResult(BaseModel):
     upserted: int
 

@@ -12,6 +12,7 @@ from affroute.config.loader import (
 from affroute.config.model import (
     FACTORS,
     Actions,
+    AnomalyConfig,
     Calendar,
     Condition,
     EscalationAction,
@@ -34,6 +35,7 @@ __all__ = [
     "FIELDS",
     "OPS_BY_KIND",
     "Actions",
+    "AnomalyConfig",
     "Calendar",
     "Condition",
     "ConfigError",

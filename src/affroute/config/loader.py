@@ -25,11 +25,16 @@ from affroute.config.fields import FIELDS, OPS_BY_KIND, FieldKind, FieldSpec, Op
 from affroute.config.model import (
     FACTORS,
     Actions,
+    AnomalyConfig,
     Calendar,
     Condition,
+    ConversionMismatchConfig,
+    ConversionRateConfig,
+    DuplicateLeadsConfig,
     EscalationAction,
     EscalationStep,
     Group,
+    LagConfig,
     Normalisation,
     RoutingConfig,
     Rule,
@@ -39,8 +44,10 @@ from affroute.config.model import (
     SlaPolicy,
     SurveyPolicy,
     Tier,
+    VolumeConfig,
 )
 from affroute.config.schema import (
+    AnomaliesIn,
     CalendarIn,
     ConditionIn,
     ConfigIn,
@@ -48,6 +55,7 @@ from affroute.config.schema import (
     NormalisationIn,
     RuleIn,
     SlaPolicyIn,
+    SurveysIn,
 )
 from affroute.domain import PRIORITY_RANK, Agent, Team, Urgency
 
@@ -128,7 +136,12 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<config>") -> Routin
 
 def config_version(raw: ConfigIn) -> str:
     """A short content hash: equal configurations share it, any change alters it."""
-    canonical = json.dumps(raw.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # A file without its own anomaly or survey section keeps the version it had before
+    # those sections existed.
+    defaults = {"anomalies": raw.anomalies == AnomaliesIn(), "surveys": raw.surveys == SurveysIn()}
+    exclude = {name for name, default in defaults.items() if default}
+    content = raw.model_dump(mode="json", exclude=exclude)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -234,6 +247,7 @@ class _Builder:
             calendars=calendars,
             sla_policies=policies,
             surveys=self._surveys(),
+            anomalies=self._anomalies(),
             source=source,
         )
 
@@ -374,6 +388,25 @@ class _Builder:
             urgency_levels={u: levels.get(u, 0.0) for u in Urgency},
             urgency_default=scoring.urgency.default,
             urgency_keywords=keywords,
+        )
+
+    def _anomalies(self) -> AnomalyConfig:
+        raw = self.raw.anomalies
+        if raw.lookback < raw.duplicate_leads.window:
+            self.problem("anomalies.lookback", "must be at least anomalies.duplicate_leads.window")
+        if raw.lookback.days < raw.volume.min_history_days:
+            self.problem(
+                "anomalies.lookback",
+                f"{raw.lookback.days} days is shorter than anomalies.volume.min_history_days"
+                f" ({raw.volume.min_history_days})",
+            )
+        return AnomalyConfig(
+            duplicate_leads=DuplicateLeadsConfig(**raw.duplicate_leads.model_dump()),
+            conversion_mismatch=ConversionMismatchConfig(**raw.conversion_mismatch.model_dump()),
+            volume=VolumeConfig(**raw.volume.model_dump()),
+            lag=LagConfig(**raw.lag.model_dump()),
+            conversion_rate=ConversionRateConfig(**raw.conversion_rate.model_dump()),
+            lookback=raw.lookback,
         )
 
     def _tiers(self) -> tuple[Tier, ...]:

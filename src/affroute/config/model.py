@@ -141,6 +141,70 @@ class SurveyPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateLeadsConfig:
+    """The same contact (hashed email/phone) or ip + device twice within ``window``."""
+
+    window: timedelta = timedelta(hours=24)
+    min_count: int = 5  # duplicate leads a partner x campaign needs before it is flagged
+    min_share: float = 0.05  # ... and their share of its leads
+    use_ip_device: bool = True  # also match leads by ip + device, not only by contact
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionMismatchConfig:
+    """Network-reported vs advertiser-reported conversions per partner x campaign x day."""
+
+    tolerance: float = 0.10  # relative gap allowed on a day
+    min_difference: int = 5  # conversions; smaller gaps are noise however large relatively
+    min_days: int = 1  # mismatched days before a partner x campaign is flagged
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeConfig:
+    """Daily clicks and conversions against the partner's own same-weekday history."""
+
+    z_threshold: float = 4.0  # robust z (relative MAD scale, at least Poisson noise)
+    min_ratio: float = 2.0  # a spike is at least this multiple of the expected day
+    drop_ratio: float = 0.5  # a drop is at most this share of the expected day
+    min_expected: float = 20.0  # partners whose usual daily count is lower are not judged
+    min_history_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
+class LagConfig:
+    """Click-to-conversion time: injected clicks and distributions unlike campaign peers."""
+
+    min_seconds: float = 10.0  # conversions faster than this are implausible
+    short_share: float = 0.2  # share of a partner's conversions that may be that fast
+    min_conversions: int = 10
+    shift_factor: float = 4.0  # median lag this many times above/below the peers'
+    z_threshold: float = 4.0  # and this far out in robust units of the peers' spread
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionRateConfig:
+    """A partner's conversion rate against the other partners of the same campaign."""
+
+    high_ratio: float = 3.0
+    low_ratio: float = 0.33
+    z_threshold: float = 4.0  # binomial z of the partner's conversions vs the peers' rate
+    min_clicks: int = 200
+    min_partners: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyConfig:
+    """Thresholds of the five attribution anomaly detectors and the service's scan window."""
+
+    duplicate_leads: DuplicateLeadsConfig = DuplicateLeadsConfig()
+    conversion_mismatch: ConversionMismatchConfig = ConversionMismatchConfig()
+    volume: VolumeConfig = VolumeConfig()
+    lag: LagConfig = LagConfig()
+    conversion_rate: ConversionRateConfig = ConversionRateConfig()
+    lookback: timedelta = timedelta(days=56)  # events the continuous scan looks at
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingConfig:
     """Everything a routing decision depends on; ``version`` is a hash of its content."""
 
@@ -154,4 +218,5 @@ class RoutingConfig:
     calendars: dict[str, Calendar]
     sla_policies: tuple[SlaPolicy, ...] = ()
     surveys: SurveyPolicy = SurveyPolicy()
+    anomalies: AnomalyConfig = AnomalyConfig()
     source: str = field(default="<memory>", compare=False)

@@ -207,6 +207,52 @@ class SurveysIn(_Strict):
     skip_categories: list[Category] = Field(default_factory=list)
 
 
+class DuplicateLeadsIn(_Strict):
+    window: Duration = timedelta(hours=24)
+    min_count: int = Field(default=5, ge=1)
+    min_share: float = Field(default=0.05, gt=0, le=1)
+    use_ip_device: bool = True
+
+
+class ConversionMismatchIn(_Strict):
+    tolerance: float = Field(default=0.10, ge=0, le=10)
+    min_difference: int = Field(default=5, ge=1)
+    min_days: int = Field(default=1, ge=1)
+
+
+class VolumeIn(_Strict):
+    z_threshold: float = Field(default=4.0, gt=0)
+    min_ratio: float = Field(default=2.0, gt=1)
+    drop_ratio: float = Field(default=0.5, gt=0, lt=1)
+    min_expected: float = Field(default=20.0, ge=1)
+    min_history_days: int = Field(default=14, ge=7)
+
+
+class LagIn(_Strict):
+    min_seconds: float = Field(default=10.0, gt=0)
+    short_share: float = Field(default=0.2, gt=0, le=1)
+    min_conversions: int = Field(default=10, ge=1)
+    shift_factor: float = Field(default=4.0, gt=1)
+    z_threshold: float = Field(default=4.0, gt=0)
+
+
+class ConversionRateIn(_Strict):
+    high_ratio: float = Field(default=3.0, gt=1)
+    low_ratio: float = Field(default=0.33, gt=0, lt=1)
+    z_threshold: float = Field(default=4.0, gt=0)
+    min_clicks: int = Field(default=200, ge=1)
+    min_partners: int = Field(default=3, ge=2)
+
+
+class AnomaliesIn(_Strict):
+    duplicate_leads: DuplicateLeadsIn = DuplicateLeadsIn()
+    conversion_mismatch: ConversionMismatchIn = ConversionMismatchIn()
+    volume: VolumeIn = VolumeIn()
+    lag: LagIn = LagIn()
+    conversion_rate: ConversionRateIn = ConversionRateIn()
+    lookback: Duration = timedelta(days=56)
+
+
 class ConfigIn(_Strict):
     """The whole configuration file."""
 
@@ -219,3 +265,4 @@ class ConfigIn(_Strict):
     calendars: list[CalendarIn] = Field(default_factory=list)
     sla: SlaIn = SlaIn()
     surveys: SurveysIn = SurveysIn()
+    anomalies: AnomaliesIn = AnomaliesIn()

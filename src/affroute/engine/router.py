@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from affroute.config import RoutingConfig, SkillRequirement, SlaPolicy
+from affroute.config import FACTORS, RoutingConfig, SkillRequirement, SlaPolicy
 from affroute.domain import Priority, Ticket
 from affroute.engine.assign import AgentPool, WorkItem
 from affroute.engine.context import RoutingContext
@@ -156,6 +156,9 @@ class RoutingDecision:
             lines.append(f"  queued at position {self.queue_position}: {self.assignment_reason}")
         else:
             lines.append("  not assigned: no agent pool given")
+        anomaly = self.breakdown.raws[FACTORS.index("attribution_anomaly")]
+        if anomaly:
+            lines.append(f"  flagged by attribution anomaly: {anomaly}")
         if self.flags:
             lines.append(f"  flags: {', '.join(self.flags)}")
         lines.append(f"  config {self.config_version}")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from affroute.config import FACTORS, Normalisation, Scale, ScoringConfig, Tier
-from affroute.domain import Priority, Urgency
+from affroute.domain import Anomaly, Priority, Urgency
 from affroute.engine.facts import Facts
 
 
@@ -101,7 +101,7 @@ class Scorer:
             facts.engagement_score,
             facts.partner_lead_volume,
             urgency.value,
-            len(facts.anomalies),
+            describe_anomalies(facts.anomalies) if facts.anomalies else None,
         )
         w = self._weights
         total = 100.0 * (
@@ -113,6 +113,18 @@ class Scorer:
         )
         score = min(100.0, max(0.0, total))
         return ScoreBreakdown(score, values, raws, w, urgency, detected)
+
+
+def describe_anomalies(anomalies: tuple[Anomaly, ...]) -> str:
+    """Which anomalies raised the score, as the trace shows them: ``AN-1 click_spike on P1``."""
+    return "; ".join(
+        f"{a.id} {a.kind} on "
+        + " and ".join(
+            part for part in (a.partner_id and f"partner {a.partner_id}",
+                              a.campaign_id and f"campaign {a.campaign_id}") if part
+        )
+        for a in anomalies
+    )  # fmt: skip
 
 
 def priority_for(score: float, tiers: tuple[Tier, ...]) -> Priority:

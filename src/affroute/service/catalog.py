@@ -29,8 +29,10 @@ def upsert(*, session: Session, kind: str, rows: Sequence[dict[str, Any]], now: 
     model = KINDS[kind]
     if not rows:
         return 0
-    stamped = [dict(row, updated_at=now) for row in rows]
-    columns = [c for c in stamped[0] if c != "id"]
+    # An uploaded anomaly counts as detected when it is first stored.
+    first_seen = {"detected_at": now} if model is AnomalyRow else {}
+    stamped = [dict(row, updated_at=now, **first_seen) for row in rows]
+    columns = [c for c in stamped[0] if c not in ("id", "detected_at")]
     for start in range(0, len(stamped), _CHUNK):
         statement = upsert_statement(session, model).values(stamped[start : start + _CHUNK])
         statement = statement.on_conflict_do_update(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC as _UTC
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +108,11 @@ class CampaignRow(Base):
 
 
 class AnomalyRow(Base):
+    """An attribution anomaly, uploaded or found by a scan (then ``fingerprint`` is set).
+
+    At most one unresolved anomaly per fingerprint: a rescan updates it instead of adding one.
+    """
+
     __tablename__ = "anomalies"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
@@ -113,6 +120,54 @@ class AnomalyRow(Base):
     campaign_id: Mapped[str | None] = mapped_column(String(64), index=True)
     severity: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str | None] = mapped_column(String(300))
+    detected_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(
+            "uq_anomalies_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+
+
+class AttributionEventRow(Base):
+    """A click, lead or conversion sent to the service for the continuous anomaly scan."""
+
+    __tablename__ = "attribution_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(index=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(64))
+    click_id: Mapped[str | None] = mapped_column(String(128))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(200))
+    contact_hash: Mapped[str | None] = mapped_column(String(128))
+    value: Mapped[float | None] = mapped_column(Float)
+    click_at: Mapped[datetime | None]
+    ingested_at: Mapped[datetime]
+
+
+class ConversionCountRow(Base):
+    """Conversions the network and the advertiser report for one partner x campaign x day."""
+
+    __tablename__ = "conversion_counts"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for none
+    network_conversions: Mapped[int] = mapped_column(Integer)
+    advertiser_conversions: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
 
 

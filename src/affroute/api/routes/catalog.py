@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from affroute.api.deps import CatalogReader, CatalogWriter, StateDep
 from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
+    AnomalyDetail,
     AnomalyIn,
-    AnomalyRead,
     CampaignIn,
     CampaignRead,
     DealIn,
@@ -75,29 +75,31 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if v not in ("", None)} for row in reader]
 
 
-def _register(kind: str, model_in: type[BaseModel], model_read: Any) -> None:
+def _register(kind: str, model_in: type[BaseModel], model_read: Any, *, reads: bool = True) -> None:
     singular = catalog.SINGULAR[kind]
 
-    @router.get(f"/{kind}", response_model=list[model_read], name=f"list_{kind}")
-    def list_items(
-        state: StateDep,
-        _: CatalogReader,
-        after: Annotated[
-            str | None, Query(max_length=64, description="last id of the previous page")
-        ] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
-    ) -> list[Any]:
-        size = min(limit or state.settings.default_page_size, state.settings.max_page_size)
-        rows = state.uow.run(
-            lambda s: catalog.list_rows(session=s, kind=kind, after=after, limit=size)
-        )
-        return [model_read.of(r) for r in rows]
+    if reads:  # anomalies have their own reads, with filters and evidence
 
-    @router.get(f"/{kind}/{{item_id}}", response_model=model_read, name=f"get_{singular}")
-    def get_item(item_id: str, state: StateDep, _: CatalogReader) -> Any:
-        return model_read.of(
-            state.uow.run(lambda s: catalog.get(session=s, kind=kind, item_id=item_id))
-        )
+        @router.get(f"/{kind}", response_model=list[model_read], name=f"list_{kind}")
+        def list_items(
+            state: StateDep,
+            _: CatalogReader,
+            after: Annotated[
+                str | None, Query(max_length=64, description="last id of the previous page")
+            ] = None,
+            limit: Annotated[int | None, Query(ge=1)] = None,
+        ) -> list[Any]:
+            size = min(limit or state.settings.default_page_size, state.settings.max_page_size)
+            rows = state.uow.run(
+                lambda s: catalog.list_rows(session=s, kind=kind, after=after, limit=size)
+            )
+            return [model_read.of(r) for r in rows]
+
+        @router.get(f"/{kind}/{{item_id}}", response_model=model_read, name=f"get_{singular}")
+        def get_item(item_id: str, state: StateDep, _: CatalogReader) -> Any:
+            return model_read.of(
+                state.uow.run(lambda s: catalog.get(session=s, kind=kind, item_id=item_id))
+            )
 
     def _upsert(state: StateDep, rows: list[dict[str, Any]]) -> Callable[[Session], int]:
         return lambda s: catalog.upsert(session=s, kind=kind, rows=rows, now=state.clock())
@@ -166,4 +168,4 @@ def _register(kind: str, model_in: type[BaseModel], model_read: Any) -> None:
 _register("partners", PartnerIn, PartnerRead)
 _register("deals", DealIn, DealRead)
 _register("campaigns", CampaignIn, CampaignRead)
-_register("anomalies", AnomalyIn, AnomalyRead)
+_register("anomalies", AnomalyIn, AnomalyDetail, reads=False)  # reads: routes/anomalies.py

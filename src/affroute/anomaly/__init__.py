@@ -1,0 +1,1 @@
+"""Attribution anomalies: event input, the five detectors (vectorised, Polars) and evaluation."""
