@@ -19,6 +19,7 @@ from affroute.config import FIELDS, OPS_BY_KIND, ConfigError, RoutingConfig, loa
 from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
+from affroute.ml import cli as ml_cli
 from affroute.service import configs, keys
 from affroute.service.batch import BatchSummary, read_context_folder, route_batch
 from affroute.service.errors import AffrouteError
@@ -406,3 +407,7 @@ def sla_recompute(
         )
     )
     out.print(f"recomputed the clocks of {count} tickets")
+
+
+app.command()(ml_cli.train)
+app.command()(ml_cli.evaluate)
