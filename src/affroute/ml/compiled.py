@@ -28,6 +28,22 @@ _ASCII_NON_WORD = {
 }
 
 
+_REGEX_WORDS = re.compile(TOKEN_PATTERN).findall
+
+
+def words(text: str) -> list[str]:
+    """The TF-IDF vectorizer's words: runs of two or more word characters, lower case.
+
+    ASCII text (most tickets) is split with str methods, about twice as fast as the
+    regular expression and equal to it there; other text goes through the expression.
+    """
+    text = text.lower()
+    if text.isascii():
+        return [w for w in text.translate(_ASCII_NON_WORD).split() if len(w) > 1]
+    found: list[str] = _REGEX_WORDS(text)
+    return found
+
+
 class TicketModel:
     """A compiled ticket classifier: what a model file holds, ready to predict.
 
@@ -88,24 +104,11 @@ class TicketModel:
         n_text = len(terms)
         self._unknown = n_text
         self._term_index = {t: i for i, t in enumerate(terms)}
-        self._field_index = {f: n_text + i for i, f in enumerate(fields)}
-        self._regex_tokens = re.compile(TOKEN_PATTERN).findall
+        self._field_index = {f: i for i, f in enumerate(fields)}
         self._idf = np.append(idf, 0.0)
         self._text_weights = np.vstack([weights[:n_text], np.zeros((1, weights.shape[1]))])
         self._field_weights = weights[n_text:] * field_weight
         self._gram_keys, self._gram_columns = self._gram_table()
-
-    def _tokens(self, text: str) -> list[str]:
-        """The TF-IDF vectorizer's words: runs of two or more word characters, lower case.
-
-        ASCII text (most tickets) is split with str methods, about twice as fast as the
-        regular expression and equal to it there; other text goes through the expression.
-        """
-        text = text.lower()
-        if text.isascii():
-            return [w for w in text.translate(_ASCII_NON_WORD).split() if len(w) > 1]
-        tokens: list[str] = self._regex_tokens(text)
-        return tokens
 
     def _gram_table(self) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
         """Sorted integer keys of the multi-word terms and their columns."""
@@ -204,10 +207,13 @@ class TicketModel:
         norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
         tfidf.data /= np.repeat(np.where(norms > 0, norms, 1.0), np.diff(tfidf.indptr))
         scores = np.asarray(tfidf @ self.weights[: len(self.terms)]) + self.bias
-        n_text = len(self.terms)
-        field_rows = [row for row, r in enumerate(records) for _ in self._field_ids(r)]
+        field_rows: list[int] = []
+        field_columns: list[int] = []
+        for row, record in enumerate(records):
+            found = self._field_ids(record)
+            field_rows.extend([row] * len(found))
+            field_columns.extend(found)
         if field_rows:
-            field_columns = [j - n_text for r in records for j in self._field_ids(r)]
             onehot = sp.csr_matrix(
                 (np.ones(len(field_rows)), (field_rows, field_columns)),
                 shape=(len(records), len(self.fields)),
@@ -227,25 +233,25 @@ class TicketModel:
         lengths = [0]
         for text in texts:
             before = len(tokens)
-            tokens.extend(map(lookup, self._tokens(text), unknown))
+            tokens.extend(map(lookup, words(text), unknown))
             lengths.append(len(tokens) - before)
-        words = np.asarray(tokens, dtype=np.int64)
+        word_ids = np.asarray(tokens, dtype=np.int64)
         word_rows = np.repeat(np.arange(len(texts)), lengths[1:])
         low, high = self.ngram_range
         rows: list[NDArray[np.intp]] = []
         columns: list[NDArray[np.intp]] = []
         if low == 1:
-            known = words != self._unknown
+            known = word_ids != self._unknown
             rows.append(word_rows[known])
-            columns.append(words[known])
+            columns.append(word_ids[known])
         base = self._unknown + 1
         for n in range(max(low, 2), high + 1):
-            count = len(words) - n + 1
+            count = len(word_ids) - n + 1
             if count <= 0 or not len(self._gram_keys):
                 break
-            keys = words[:count].copy()
+            keys = word_ids[:count].copy()
             for offset in range(1, n):
-                keys = keys * base + words[offset : offset + count]
+                keys = keys * base + word_ids[offset : offset + count]
             at = np.minimum(np.searchsorted(self._gram_keys, keys), len(self._gram_keys) - 1)
             found = (self._gram_keys[at] == keys) & (word_rows[:count] == word_rows[n - 1 :])
             rows.append(word_rows[:count][found])
@@ -264,7 +270,7 @@ class TicketModel:
     def _term_ids(self, text: str) -> list[int]:
         """Vocabulary columns of the text's n-grams (the TF-IDF analyzer's), repeats kept;
         unknown n-grams map to the zero column."""
-        tokens: list[str] = self._tokens(text)
+        tokens: list[str] = words(text)
         lookup, unknown = self._term_index.get, repeat(self._unknown)
         low, high = self.ngram_range
         ids: list[int] = []
