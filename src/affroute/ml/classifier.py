@@ -160,6 +160,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Iterable[Ticket]) -> NDArray[np.float64]:
         """Calibrated probabilities; columns follow `classes_`."""
+        check_is_fitted(self, "calibrator_")
         proba: NDArray[np.float64] = self.calibrator_.predict_proba(
             self._as_columns(self.decision_function(X))
         )
@@ -167,7 +168,8 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Iterable[Ticket]) -> NDArray[Any]:
         """The most probable label of each ticket (see `decide` for abstention)."""
-        labels: NDArray[Any] = self.classes_[self.predict_proba(X).argmax(axis=1)]
+        best = self.predict_proba(X).argmax(axis=1)
+        labels: NDArray[Any] = self.classes_[best]
         return labels
 
     def decide(self, X: Iterable[Ticket]) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[Any]]:

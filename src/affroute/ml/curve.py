@@ -43,7 +43,13 @@ def plot_precision_coverage(
         ),
     )
     if target_precision is not None:
-        axes.axhline(target_precision * 100, color="grey", linestyle="--", linewidth=1)
+        axes.axhline(
+            target_precision * 100,
+            color="grey",
+            linestyle="--",
+            linewidth=1,
+            label=f"target precision {target_precision:.0%}",
+        )
     axes.set_xlabel("coverage: tickets the model acts on (%)")
     axes.set_ylabel("precision of those (%)")
     axes.set_xlim(0, 100)

@@ -164,6 +164,8 @@ class TicketFeatures(TransformerMixin, BaseEstimator):
         records = as_records(X)
         if not records:
             raise ValueError("no tickets to learn features from")
+        if self.ngram_range[0] != 1 or self.ngram_range[1] < 1:
+            raise ValueError(f"ngram_range {self.ngram_range} must start at 1 (single words)")
         mappings = [r for r in records if not isinstance(r, str)]
         self.text_columns_ = self._present(mappings, self.text_columns)
         if mappings and not self.text_columns_:
