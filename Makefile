@@ -59,6 +59,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/anomalies.py
+	$(BIN)/python bench/ml.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -24,6 +24,7 @@ from affroute.config.schema import parse_duration
 from affroute.domain import Priority
 from affroute.engine import AgentPool, Router, RoutingDecision
 from affroute.feedback.cli import tune_command
+from affroute.ml import cli as ml_cli
 from affroute.service import configs, keys, users
 from affroute.service.batch import BatchSummary, read_context_folder, route_batch
 from affroute.service.errors import AffrouteError
@@ -549,3 +550,6 @@ def surveys_report(
 from affroute.cli_anomalies import anomalies_app  # noqa: E402
 
 app.add_typer(anomalies_app, name="anomalies")
+
+app.command()(ml_cli.train)
+app.command()(ml_cli.evaluate)

@@ -1,0 +1,2 @@
+"""Predictive routing: ticket features, TicketClassifier, its compiled fast path,
+evaluation and model files."""

@@ -1,0 +1,71 @@
+"""A ticket model in the router: confident predictions route, unsure ones leave the rules'
+team, and a rule that pins the team wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from affroute.domain import Category
+from affroute.engine import Router
+from affroute.ml.classifier import TicketClassifier
+from affroute.ml.compiled import TicketModel
+from affroute.service.predictor import ModelTeamPredictor
+from tests.conftest import T0, TicketFactory, config_with_rules, context_for
+
+PAYOUTS_TO_GENERAL = {
+    "name": "payouts",
+    "when": {"all": [{"field": "ticket.category", "op": "==", "value": "payout"}]},
+    "then": {"team": "general"},
+}
+
+
+@pytest.fixture(scope="module")
+def predictor() -> ModelTeamPredictor:
+    finance = [f"commission payout invoice bank transfer missing {i}" for i in range(30)]
+    general = [f"login password portal account locked {i}" for i in range(30)]
+    # Tickets that mention both are labelled either way: the model cannot be sure of them.
+    mixed = [f"payout portal {i}" for i in range(20)]
+    model = TicketClassifier(random_state=0).fit(
+        [{"subject": t, "body": ""} for t in finance + general + mixed],
+        ["finance"] * 30 + ["general"] * 30 + ["finance", "general"] * 10,
+    )
+    return ModelTeamPredictor(TicketModel.from_classifier(model), "tiny")
+
+
+def test_confident_prediction_routes(
+    predictor: ModelTeamPredictor, make_ticket: TicketFactory
+) -> None:
+    config = config_with_rules(PAYOUTS_TO_GENERAL)
+    ticket = make_ticket(subject="Commission payout missing", body="the bank transfer never came")
+    decision = Router(config, predictor=predictor).route(ticket, context_for(config), T0)
+    assert (decision.team, decision.team_source) == ("finance", "model:tiny")
+    assert decision.to_dict()["prediction"]["acted"] is True
+
+
+def test_unsure_prediction_leaves_the_rules_team(
+    predictor: ModelTeamPredictor, make_ticket: TicketFactory
+) -> None:
+    config = config_with_rules(PAYOUTS_TO_GENERAL)
+    ticket = make_ticket(subject="payout portal", body="")
+    decision = Router(config, predictor=predictor).route(ticket, context_for(config), T0)
+    assert decision.prediction is not None and not decision.prediction.confident
+    assert (decision.team, decision.team_source) == ("general", "default")
+    assert "did not act" in decision.explain()
+
+
+def test_a_rule_that_pins_the_team_wins(
+    predictor: ModelTeamPredictor, make_ticket: TicketFactory
+) -> None:
+    config = config_with_rules(PAYOUTS_TO_GENERAL)
+    ticket = make_ticket(
+        subject="Commission payout missing",
+        body="the bank transfer never came",
+        category=Category.PAYOUT,
+    )
+    label, confidence, threshold = predictor.model.predict_one(
+        {"subject": ticket.subject, "body": ticket.body}
+    )
+    assert label == "finance" and confidence >= threshold  # the model would have acted
+    decision = Router(config, predictor=predictor).route(ticket, context_for(config), T0)
+    assert (decision.team, decision.team_source) == ("general", "rule:payouts")
+    assert decision.prediction is None  # the model is not even asked
