@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -66,6 +67,16 @@ def _fresh_database(
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def chromium_path() -> str:
+    """Debian's Chromium, for the browser tests (`make browser` installs it)."""
+    path = shutil.which("chromium")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI=true but Debian's chromium is not installed (make browser)")
+        pytest.skip("Debian's chromium is not installed; `make browser` installs it")
+    return path
 
 
 def free_port() -> int:

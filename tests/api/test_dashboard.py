@@ -4,7 +4,6 @@ real headless Chromium showing the same numbers as the API, live."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from affroute.service.uow import UnitOfWork
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import UserRow
 from affroute.synth import GeneratorSpec, generate_program
-from tests.api.conftest import IN_CI, Server, _fresh_database, run_server, seed_catalog
+from tests.api.conftest import Server, _fresh_database, chromium_path, run_server, seed_catalog
 from tests.conftest import EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,15 +143,6 @@ def test_each_role_sees_its_pages(server: Server) -> None:
 # -- in a real browser ------------------------------------------------------------------------
 
 
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        if IN_CI:
-            pytest.fail("CI=true but Debian's chromium is not installed (make browser)")
-        pytest.skip("Debian's chromium is not installed; `make browser` installs it")
-    return path
-
-
 def activate_example(session: Session, now: datetime) -> None:
     configs.activate(session=session, yaml_text=EXAMPLE.read_text(), actor="test", now=now)
 
@@ -238,6 +228,20 @@ def test_the_dashboard_in_a_browser(demo_server: Server) -> None:
         expect(page.locator(f'tr[data-ticket="{created["id"]}"]')).to_be_visible(timeout=15_000)
         page.screenshot(path=ARTIFACTS / "tickets-live.png")
 
+        # Anomalies: the unresolved ones, as the API lists them; resolving one from the page.
+        listed = api.get(
+            "/api/v1/anomalies", params={"status": ["open", "acknowledged"], "limit": 200}
+        ).json()
+        page.goto(demo_server.url + "/anomalies")
+        rows = page.locator("tr[data-anomaly]")
+        assert rows.count() == len(listed) > 0
+        first = rows.first.get_attribute("data-anomaly")
+        rows.first.get_by_role("button", name="Resolve").click()
+        expect(page.get_by_role("status")).to_contain_text("Anomaly resolved")
+        expect(page.locator(f'tr[data-anomaly="{first}"]')).to_have_count(0)
+        assert api.get(f"/api/v1/anomalies/{first}").json()["status"] == "resolved"
+        page.screenshot(path=ARTIFACTS / "anomalies.png", full_page=True)
+
         # Config: a candidate is checked and previewed before it is saved.
         page.goto(demo_server.url + "/config")
         before = page.locator('[data-field="version"]').inner_text()
@@ -258,7 +262,7 @@ def test_the_dashboard_in_a_browser(demo_server: Server) -> None:
         page.get_by_role("button", name="Check and preview").click()
         expect(page.get_by_role("alert")).to_be_visible()
 
-        for path in ("/satisfaction", "/tickets"):
+        for path in ("/satisfaction", "/tuning", "/tickets"):
             page.goto(demo_server.url + path)
             assert page.locator("h1").count() == 1
         browser.close()

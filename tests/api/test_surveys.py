@@ -7,7 +7,6 @@ import base64
 import json
 import logging
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from affroute.api.app import create_app
 from affroute.settings import Settings
-from tests.api.conftest import IN_CI, _fresh_database, run_server, seed_catalog
+from tests.api.conftest import _fresh_database, chromium_path, run_server, seed_catalog
 from tests.conftest import EXAMPLE
 
 SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two bytes").decode()
@@ -341,15 +340,6 @@ def test_an_expired_link_is_refused(
                 time.sleep(0.3)  # the dispatcher marks it expired
                 [survey] = admin.get("/api/v1/surveys", params={"ticket_id": ticket["id"]}).json()
                 assert survey["status"] == "expired"
-
-
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        if IN_CI:
-            pytest.fail("CI=true but Debian's chromium is not installed (make browser)")
-        pytest.skip("Debian's chromium is not installed; `make browser` installs it")
-    return path
 
 
 def test_a_partner_answers_on_a_phone_in_a_real_browser(live: Any, receiver: Receiver) -> None:

@@ -487,25 +487,3 @@ class SurveyImport(BaseModel):
     recorded: int
     replayed: int
     errors: list[dict[str, Any]]
-
-
-class SatisfactionRead(BaseModel):
-    group: str
-    week: date | None
-    surveys: int
-    responses: int
-    response_rate: float | None
-    csat: float | None
-    nps: float | None
-
-
-class RoutingOutcomeRead(BaseModel):
-    group: str
-    tickets: int
-    solved: int
-    csat: float | None
-    responses: int
-    median_resolution_hours: float | None
-    mean_resolution_hours: float | None
-    reopen_rate: float | None
-    reassignment_rate: float

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from affroute.api.deps import AppState, StateDep
-from affroute.domain import Priority, TicketStatus
+from affroute.domain import AnomalyStatus, Priority, TicketStatus
 from affroute.service import (
     agents,
+    anomalies,
     configs,
     satisfaction,
     sla,
@@ -70,22 +71,10 @@ VENDOR_FILES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ExtraPage:
-    """A page another part of affroute adds to the navigation (anomalies, models)."""
-
-    name: str
-    title: str
-    path: str
-
-
-EXTRA_PAGES: list[ExtraPage] = []
-
-
 def render(
     request: Request, name: str, user: WebUser | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    context |= {"user": user, "extra_pages": EXTRA_PAGES}
+    context |= {"user": user}
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(HEADERS)
     return response
@@ -193,6 +182,34 @@ def filters_of(
 
 
 FilterParams = Annotated[str | None, Query(max_length=64)]
+
+
+async def _filters(
+    date_from: FilterParams = None,
+    date_to: FilterParams = None,
+    team: FilterParams = None,
+    tier: FilterParams = None,
+) -> Filters:
+    return filters_of(date_from, date_to, team, tier)
+
+
+FiltersDep = Annotated[Filters, Depends(_filters)]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    status: str | None = None
+    team: str | None = None
+    priority: str | None = None
+
+
+async def _ticket_view(
+    status: FilterParams = None, team: FilterParams = None, priority: FilterParams = None
+) -> TicketView:
+    return TicketView(status or None, team or None, priority or None)
+
+
+TicketViewDep = Annotated[TicketView, Depends(_ticket_view)]
 
 
 # -- overview ------------------------------------------------------------------------------
@@ -330,18 +347,9 @@ def _teams(state: AppState, session: Session) -> list[str]:
 
 
 @router.get("/")
-def overview(
-    request: Request,
-    state: StateDep,
-    user: Anyone,
-    date_from: FilterParams = None,
-    date_to: FilterParams = None,
-    team: FilterParams = None,
-    tier: FilterParams = None,
-) -> Response:
+def overview(request: Request, state: StateDep, user: Anyone, filters: FiltersDep) -> Response:
     if user.role is Role.AGENT:
         return RedirectResponse("/tickets", status_code=303)
-    filters = filters_of(date_from, date_to, team, tier)
     now = state.clock()
 
     def work(session: Session) -> dict[str, Any]:
@@ -366,15 +374,8 @@ def overview(
 
 @router.get("/overview/cards")
 def overview_cards_fragment(
-    request: Request,
-    state: StateDep,
-    user: Staff,
-    date_from: FilterParams = None,
-    date_to: FilterParams = None,
-    team: FilterParams = None,
-    tier: FilterParams = None,
+    request: Request, state: StateDep, user: Staff, filters: FiltersDep
 ) -> Response:
-    filters = filters_of(date_from, date_to, team, tier)
     now = state.clock()
     cards = state.uow.run(lambda s: overview_cards(s, filters, now))
     return render(request, "_overview_cards.html", user, cards=cards)
@@ -437,55 +438,41 @@ def queues_live(request: Request, state: StateDep, user: Anyone) -> Response:
 # -- tickets -------------------------------------------------------------------------------
 
 
-def ticket_rows(
-    session: Session, user: WebUser, status: str | None, team: str | None, priority: str | None
-) -> list[TicketRow]:
+def ticket_rows(session: Session, user: WebUser, view: TicketView) -> list[TicketRow]:
     try:
-        chosen = TicketStatus(status) if status else None
+        chosen = TicketStatus(view.status) if view.status else None
     except ValueError:
-        raise InvalidInputError(f"unknown status {status!r}", {"field": "status"}) from None
+        raise InvalidInputError(f"unknown status {view.status!r}", {"field": "status"}) from None
     filters = tickets.TicketFilter(
         status=chosen,
-        team=team or None,
-        priority=priority or None,
+        team=view.team,
+        priority=view.priority,
         visible_to_agent=user.agent_id if user.role is Role.AGENT else None,
     )
     return tickets.list_tickets(session=session, filters=filters, cursor=None, limit=50)
 
 
 @router.get("/tickets")
-def tickets_page(
-    request: Request,
-    state: StateDep,
-    user: Anyone,
-    status: FilterParams = None,
-    team: FilterParams = None,
-    priority: FilterParams = None,
-) -> Response:
+def tickets_page(request: Request, state: StateDep, user: Anyone, view: TicketViewDep) -> Response:
     def work(session: Session) -> dict[str, Any]:
         return {
-            "rows": ticket_rows(session, user, status, team, priority),
+            "rows": ticket_rows(session, user, view),
             "teams": _teams(state, session),
         }
 
     data = state.uow.run(work)
     return render(
         request, "tickets.html", user, active="tickets", query=request.url.query,
-        filters={"status": status, "team": team, "priority": priority},
+        filters=view,
         statuses=[s.value for s in TicketStatus], priorities=[p.value for p in Priority], **data,
     )  # fmt: skip
 
 
 @router.get("/tickets/rows")
 def ticket_rows_fragment(
-    request: Request,
-    state: StateDep,
-    user: Anyone,
-    status: FilterParams = None,
-    team: FilterParams = None,
-    priority: FilterParams = None,
+    request: Request, state: StateDep, user: Anyone, view: TicketViewDep
 ) -> Response:
-    rows = state.uow.run(lambda s: ticket_rows(s, user, status, team, priority))
+    rows = state.uow.run(lambda s: ticket_rows(s, user, view))
     return render(request, "_ticket_rows.html", user, rows=rows)
 
 
@@ -680,6 +667,80 @@ def config_save(
         request, "config.html", user, active="config", version=row.version,
         yaml_text=row.yaml, can_edit=True, saved=row.version,
     )  # fmt: skip
+
+
+# -- anomalies ---------------------------------------------------------------------------
+
+_ANOMALY_VIEWS = {
+    "unresolved": (AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED),
+    "open": (AnomalyStatus.OPEN,),
+    "acknowledged": (AnomalyStatus.ACKNOWLEDGED,),
+    "resolved": (AnomalyStatus.RESOLVED,),
+    "all": (),
+}
+
+
+def _anomalies_page(
+    request: Request, state: AppState, user: WebUser, view: str, **context: Any
+) -> HTMLResponse:
+    if view not in _ANOMALY_VIEWS:
+        raise InvalidInputError(f"unknown status {view!r}", {"field": "status"})
+
+    def work(session: Session) -> dict[str, Any]:
+        rows = anomalies.list_anomalies(session=session, status=_ANOMALY_VIEWS[view], limit=200)
+        counts = anomalies.counts_over_time(
+            session=session, period=anomalies.Period.WEEK, since=None, until=None
+        )
+        return {
+            "anomalies": sorted(rows, key=lambda a: a.detected_at or a.updated_at, reverse=True),
+            "counts": counts,
+        }
+
+    data = state.uow.run(work)
+    weeks = [c.start.isoformat() for c in data["counts"]]
+    over_time = {
+        "type": "bar",
+        "data": {
+            "labels": weeks,
+            "datasets": [
+                {"label": "detected", "data": [c.detected for c in data["counts"]]},
+                {"label": "resolved", "data": [c.resolved for c in data["counts"]]},
+            ],
+        },
+        "options": {},
+    }
+    return render(
+        request, "anomalies.html", user, active="anomalies", view=view,
+        anomalies=data["anomalies"], over_time=over_time, **context,
+    )  # fmt: skip
+
+
+@router.get("/anomalies")
+def anomalies_page(
+    request: Request, state: StateDep, user: Staff, status: FilterParams = "unresolved"
+) -> Response:
+    return _anomalies_page(request, state, user, status or "unresolved")
+
+
+@router.post("/anomalies/{anomaly_id}/{status}")
+def anomaly_change(
+    anomaly_id: str,
+    status: str,
+    request: Request,
+    state: StateDep,
+    user: Staff,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(user, csrf)
+    if status not in (AnomalyStatus.ACKNOWLEDGED.value, AnomalyStatus.RESOLVED.value):
+        raise NotFoundError(f"no such action {status!r}")
+    now, actor = state.clock(), f"user:{user.username}"
+    state.uow.run(
+        lambda s: anomalies.change_status(
+            session=s, anomaly_id=anomaly_id, status=AnomalyStatus(status), actor=actor, now=now
+        )
+    )
+    return _anomalies_page(request, state, user, "unresolved", message=f"Anomaly {status}.")
 
 
 # -- tuning ------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from affroute.api.deps import AppState, CatalogWriter, Reader, StateDep
 from affroute.api.errors import ERRORS
 from affroute.api.schemas import (
-    RoutingOutcomeRead,
-    SatisfactionRead,
     SurveyImport,
     SurveyRead,
     SurveyRecorded,
@@ -47,40 +45,38 @@ def list_surveys(
     return state.uow.run(lambda s: [SurveyRead.of(row) for row in s.scalars(query)])
 
 
-@router.get("/satisfaction", response_model=list[SatisfactionRead])
+@router.get("/satisfaction", response_model=list[satisfaction.Satisfaction])
 def satisfaction_by(
     state: StateDep,
     _: Reader,
     by: satisfaction.Dimension = satisfaction.Dimension.TEAM,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-) -> list[SatisfactionRead]:
+) -> list[satisfaction.Satisfaction]:
     """CSAT, NPS and response rate per group: the whole period, then week by week."""
-    rows = state.uow.run(
+    return state.uow.run(
         lambda s: satisfaction.satisfaction(session=s, by=by, since=created_from, until=created_to)
     )
-    return [SatisfactionRead.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.get("/outcomes", response_model=list[RoutingOutcomeRead])
+@router.get("/outcomes", response_model=list[satisfaction.RoutingOutcome])
 def routing_outcomes(
     state: StateDep,
     _: Reader,
     by: satisfaction.OutcomeKey = satisfaction.OutcomeKey.DECIDED_BY,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-) -> list[RoutingOutcomeRead]:
+) -> list[satisfaction.RoutingOutcome]:
     """What each first decision led to: CSAT, resolution time, reopens, reassignments.
 
     ``by=decided_by`` groups by what made the first decision (``rule:<name>``,
     ``model:<name>``, ``default``); ``by=team`` by the team it chose.
     """
-    rows = state.uow.run(
+    return state.uow.run(
         lambda s: satisfaction.routing_outcomes(
             session=s, by=by, since=created_from, until=created_to
         )
     )
-    return [RoutingOutcomeRead.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/{survey_id}", response_model=SurveyRead)
