@@ -105,7 +105,7 @@ def simulate_command(
             else config_agents(base)
         )
     except InputError as exc:
-        err.print(str(exc), markup=False, highlight=False)
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
     policies = [Policy(config.stem, PolicyKind.ROUTER, base)]
