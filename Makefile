@@ -60,6 +60,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/ml.py
+	$(BIN)/python bench/simulate.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

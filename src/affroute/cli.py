@@ -34,6 +34,7 @@ from affroute.service.runtime import RoutingCache
 from affroute.service.satisfaction import Dimension
 from affroute.service.uow import UnitOfWork
 from affroute.settings import Settings
+from affroute.sim.cli import simulate_command
 from affroute.store import migrate
 from affroute.store.db import make_engine, session_factory
 
@@ -41,6 +42,7 @@ app = typer.Typer(help="Ticket routing for affiliate programs.", no_args_is_help
 config_app = typer.Typer(help="Check and explore routing configurations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.command("tune")(tune_command)
+app.command("simulate")(simulate_command)
 
 out = Console()
 err = Console(stderr=True)

@@ -1,0 +1,156 @@
+"""`affroute simulate`: each policy on the same arrivals over several seeds, compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from affroute.config import ConfigError, RoutingConfig, load_config
+from affroute.engine import RoutingContext
+from affroute.sim.files import InputError, read_agents, read_arrivals, read_servicenow
+from affroute.sim.model import BASELINES, Arrival, HandlingModel, Policy, PolicyKind, SimAgent
+from affroute.sim.report import METRICS, compare
+from affroute.sim.run import SimResult, simulate
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _config(path: Path) -> RoutingConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(f"{exc.source}: {issue}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def generated_workload(
+    config: RoutingConfig, tickets: int, days: float, rng: np.random.Generator
+) -> tuple[list[Arrival], RoutingContext]:
+    """A generated affiliate program: its labelled tickets and its routing context."""
+    from affroute.synth import GeneratorSpec, generate_program
+
+    weeks = max(1, int(np.ceil(days / 7)))
+    program = generate_program(GeneratorSpec(tickets=tickets, weeks=weeks), rng)
+    context = RoutingContext.build(
+        partners=program.partners,
+        deals=program.deals,
+        campaigns=program.campaigns,
+        anomalies=program.anomalies,
+        scoring=config.scoring,
+    )
+    return [Arrival(t.ticket, t.true_team) for t in program.tickets], context
+
+
+def config_agents(config: RoutingConfig) -> list[SimAgent]:
+    """The config's agents, each on the calendar of their first team."""
+    return [SimAgent(a, config.teams[a.teams[0]].calendar) for a in config.agents]
+
+
+def simulate_command(
+    config: Annotated[Path, typer.Option("--config", help="The policy to try (YAML).")],
+    arrivals: Annotated[
+        str,
+        typer.Option(
+            help="Tickets (.csv/.jsonl, optional true_team), the ServiceNow log "
+            "(incident_event_log*.csv[.gz]), or 'generated'."
+        ),
+    ] = "generated",
+    compare_with: Annotated[
+        list[Path] | None, typer.Option("--compare", help="Other configurations to compare.")
+    ] = None,
+    baselines: Annotated[bool, typer.Option(help="Add FIFO, round robin, least loaded.")] = False,
+    agents: Annotated[
+        Path | None, typer.Option(help="Agents .csv/.jsonl (default: the config's).")
+    ] = None,
+    context_dir: Annotated[
+        Path | None, typer.Option("--context", help="Partners/deals/... for file arrivals.")
+    ] = None,
+    days: Annotated[float, typer.Option(min=0.01)] = 14.0,
+    tickets: Annotated[int, typer.Option(help="Generated tickets.", min=1)] = 3000,
+    seed: Annotated[int, typer.Option()] = 0,
+    seeds: Annotated[int, typer.Option(help="Replications per policy.", min=1)] = 5,
+    plots: Annotated[Path | None, typer.Option(help="Write PNG figures here.")] = None,
+) -> None:
+    """Run each policy on the same arrivals over several seeds; compare with 95% CIs."""
+    base = _config(config)
+    root = np.random.SeedSequence(seed)
+    workload_seed, *replica_seeds = root.spawn(seeds + 1)
+    try:
+        if arrivals == "generated":
+            arriving, context = generated_workload(
+                base, tickets, days, np.random.default_rng(workload_seed)
+            )
+        else:
+            path = Path(arrivals)
+            if not path.exists():
+                err.print(f"[red]{path} does not exist[/red]")
+                raise typer.Exit(1)
+            arriving = read_servicenow(path) if "incident" in path.name else read_arrivals(path)
+            context = RoutingContext.build(scoring=base.scoring)
+            if context_dir is not None:
+                from affroute.service.batch import read_context_folder
+
+                context = read_context_folder(context_dir, base.scoring).context
+        roster = (
+            read_agents(agents, set(base.teams), set(base.calendars))
+            if agents is not None
+            else config_agents(base)
+        )
+    except InputError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+    policies = [Policy(config.stem, PolicyKind.ROUTER, base)]
+    for other in compare_with or []:
+        policies.append(Policy(other.stem, PolicyKind.ROUTER, _config(other)))
+    if baselines:
+        policies += [Policy(kind.value, kind, base) for kind in BASELINES]
+
+    runs: dict[str, list[SimResult]] = {p.name: [] for p in policies}
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err, transient=True,
+    )  # fmt: skip
+    with bar:
+        total = bar.add_task("simulating", total=len(policies) * seeds)
+        for policy in policies:
+            for replica in replica_seeds:
+                bar.update(total, description=f"simulating {policy.name}")
+                runs[policy.name].append(
+                    simulate(
+                        arriving,
+                        policy=policy,
+                        agents=roster,
+                        context=context,
+                        handling=HandlingModel(),
+                        rng=np.random.default_rng(replica),
+                        days=days,
+                    )
+                )
+                bar.advance(total)
+
+    first = runs[policies[0].name][0]
+    table = Table(
+        title=f"{first.arrivals} arrivals over {days:g} days, {len(roster)} agents, "
+        f"{seeds} seeds (mean ± 95% CI)"
+    )
+    table.add_column("metric")
+    for policy in policies:
+        table.add_column(policy.name, justify="right")
+    compared = compare(runs)
+    for metric, label in METRICS.items():
+        table.add_row(label, *(str(compared[p.name][metric]) for p in policies))
+    out.print(table)
+    if plots is not None:
+        from affroute.sim.plots import write_plots
+
+        for written in write_plots(runs, plots):
+            out.print(f"wrote {written}")
