@@ -67,3 +67,29 @@ def test_a_rule_that_pins_the_team_wins(
     decision = Router(config, predictor=predictor).route(ticket, context_for(config), T0)
     assert (decision.team, decision.team_source) == ("general", "rule:payouts")
     assert decision.prediction is None  # the model is not even asked
+
+
+def test_a_priority_model_acts_only_where_no_rule_set_the_priority(
+    make_ticket: TicketFactory,
+) -> None:
+    urgent = [f"site down all sales lost now {i}" for i in range(30)]
+    calm = [f"question about next month report {i}" for i in range(30)]
+    model = TicketClassifier(random_state=0).fit(
+        [{"subject": t, "body": ""} for t in urgent + calm], ["p1"] * 30 + ["p4"] * 30
+    )
+    priorities = ModelPredictor(TicketModel.from_classifier(model), "prio")
+    floor = {
+        "name": "payouts at least p3",
+        "when": {"all": [{"field": "ticket.category", "op": "==", "value": "payout"}]},
+        "then": {"priority_floor": "p3"},
+    }
+    config = config_with_rules(floor)
+    router = Router(config, priority_predictor=priorities)
+    ticket = make_ticket(subject="site down all sales lost now", body="")
+    decision = router.route(ticket, context_for(config), T0)
+    assert (decision.priority.value, decision.priority_source) == ("p1", "model:prio")
+    assert decision.to_dict()["priority_prediction"]["acted"] is True
+
+    payout = make_ticket(subject="site down all sales lost now", body="", category=Category.PAYOUT)
+    decision = router.route(payout, context_for(config), T0)
+    assert decision.priority_source == "rule" and decision.priority_prediction is None

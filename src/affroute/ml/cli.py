@@ -134,7 +134,7 @@ def train(
     from affroute.ml.compiled import TicketModel
     from affroute.ml.modelfile import save_model
 
-    if (data is None) == from_db:
+    if (data is not None) == from_db:
         raise typer.BadParameter("give either --data FILE or --from-db", param_hint="--data")
     if data is not None:
         rows, labels, skipped = _read(data, label)
