@@ -555,3 +555,7 @@ app.add_typer(anomalies_app, name="anomalies")
 
 app.command()(ml_cli.train)
 app.command()(ml_cli.evaluate)
+
+from affroute.cli_models import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")

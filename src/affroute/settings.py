@@ -17,6 +17,9 @@ class Settings(BaseSettings):
         description="configuration activated at start-up when the database has none",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_model_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="largest model file one may register"
+    )
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     rebalance_seconds: float = Field(default=5.0, ge=0, description="0 turns the queue sweep off")

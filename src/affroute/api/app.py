@@ -23,6 +23,7 @@ from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
+from affroute.api.routes import models as model_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
@@ -42,17 +43,19 @@ log = logging.getLogger("affroute")
 class BodyLimit:
     """Refuse request bodies over the limit with 413, before they are read into memory."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}  # exact paths with a limit of their own (model uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope["path"], self.limit)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         seen = 0
 
@@ -61,17 +64,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = errors.error_body("payload_too_large", f"request body over {self.limit} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        body = errors.error_body("payload_too_large", f"request body over {limit} bytes")
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
@@ -136,7 +139,11 @@ def create_app(
     )
     app.state.affroute = state
     errors.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        paths={"/api/v1/models": settings.max_model_bytes},
+    )
     routers = (
         ticket_routes,
         anomaly_routes,  # before the catalog: it owns the reads of /anomalies
@@ -145,7 +152,7 @@ def create_app(
         config_routes,
         sla_routes,
     )
-    for module in (*routers, survey_routes, tuning_routes, survey_page):
+    for module in (*routers, model_routes, survey_routes, tuning_routes, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
     pages.install(app)

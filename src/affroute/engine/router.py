@@ -35,6 +35,15 @@ class TeamPredictor(Protocol):
     def predict_team(self, ticket: Ticket, facts: Facts) -> Prediction | None: ...
 
 
+class PriorityPredictor(Protocol):
+    """The ML hook for priority: suggests one when no rule set or raised it."""
+
+    def predict_priority(self, ticket: Ticket, facts: Facts) -> Prediction | None: ...
+
+
+_PRIORITIES = {p.value: p for p in Priority}
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
     name: str
@@ -69,6 +78,11 @@ class RoutingDecision:
     anomalies: tuple[str, ...]
     config_version: str
     decided_at: datetime
+    # A model in shadow mode: asked where the active one would be, recorded, never acted on.
+    shadow_prediction: Prediction | None = None
+    priority_source: str = "score"  # "score" (the tiers), "rule" or "model:<name>"
+    priority_prediction: Prediction | None = None
+    priority_shadow_prediction: Prediction | None = None
 
     @property
     def assigned(self) -> bool:
@@ -112,13 +126,23 @@ class RoutingDecision:
             "urgency_detected": self.urgency_detected,
             "prediction": None
             if self.prediction is None
-            else {
-                "label": self.prediction.label,
-                "confidence": round(self.prediction.confidence, 4),
-                "threshold": self.prediction.threshold,
-                "model": self.prediction.model,
-                "acted": self.team_source.startswith("model:"),
-            },
+            else _prediction_dict(
+                self.prediction, "active", acted=self.team_source.startswith("model:")
+            ),
+            "shadow_prediction": None
+            if self.shadow_prediction is None
+            else _prediction_dict(self.shadow_prediction, "shadow", acted=False),
+            "priority_source": self.priority_source,
+            "priority_prediction": None
+            if self.priority_prediction is None
+            else _prediction_dict(
+                self.priority_prediction,
+                "active",
+                acted=self.priority_source.startswith("model:"),
+            ),
+            "priority_shadow_prediction": None
+            if self.priority_shadow_prediction is None
+            else _prediction_dict(self.priority_shadow_prediction, "shadow", acted=False),
             "flags": list(self.flags),
             "anomalies": list(self.anomalies),
             "config_version": self.config_version,
@@ -149,6 +173,19 @@ class RoutingDecision:
                 f"  model {p.model} suggests {p.label!r} at {p.confidence:.2f}"
                 f" (threshold {p.threshold:.2f}): {verdict}"
             )
+        if self.shadow_prediction is not None:
+            p = self.shadow_prediction
+            lines.append(
+                f"  shadow model {p.model} suggests {p.label!r} at {p.confidence:.2f}"
+                f" (threshold {p.threshold:.2f}): recorded only"
+            )
+        if self.priority_prediction is not None:
+            p = self.priority_prediction
+            verdict = "acted" if self.priority_source.startswith("model:") else "did not act"
+            lines.append(
+                f"  priority model {p.model} suggests {p.label.upper()} at {p.confidence:.2f}"
+                f" (threshold {p.threshold:.2f}): {verdict}"
+            )
         lines.append(f"  team {self.team!r} (from {self.team_source})")
         if self.agent_id is not None:
             lines.append(f"  assigned to {self.agent_id}: {self.assignment_reason}")
@@ -163,6 +200,17 @@ class RoutingDecision:
             lines.append(f"  flags: {', '.join(self.flags)}")
         lines.append(f"  config {self.config_version}")
         return "\n".join(lines)
+
+
+def _prediction_dict(prediction: Prediction, mode: str, *, acted: bool) -> dict[str, Any]:
+    return {
+        "label": prediction.label,
+        "confidence": round(prediction.confidence, 4),
+        "threshold": prediction.threshold,
+        "model": prediction.model,
+        "mode": mode,
+        "acted": acted,
+    }
 
 
 def _describe_actions(rule_then: Any) -> tuple[str, ...]:
@@ -189,11 +237,26 @@ def _describe_actions(rule_then: Any) -> tuple[str, ...]:
 class Router:
     """Routes tickets under one configuration. Pure: same inputs, same decision."""
 
-    def __init__(self, config: RoutingConfig, *, predictor: TeamPredictor | None = None) -> None:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        *,
+        predictor: TeamPredictor | None = None,
+        shadow: TeamPredictor | None = None,
+        priority_predictor: PriorityPredictor | None = None,
+        priority_shadow: PriorityPredictor | None = None,
+    ) -> None:
         self.config = config
         self.scorer = Scorer(config.scoring)
         self.rules: CompiledRules = compile_rules(config.rules)
         self.predictor = predictor
+        self.shadow = shadow
+        self.priority_predictor = priority_predictor
+        self.priority_shadow = priority_shadow
+        # Per rule: does it set or raise the priority (then a model must not override it)?
+        self._sets_priority = tuple(
+            r.then.priority is not None or r.then.priority_floor is not None for r in config.rules
+        )
         self._matches = tuple(RuleMatch(r.name, _describe_actions(r.then)) for r in config.rules)
 
     def route(
@@ -213,7 +276,26 @@ class Router:
         state = RuleState(priority=tier_priority)
         self.rules.run(facts, state)
 
+        priority_source = "score"
+        priority_prediction: Prediction | None = None
+        priority_shadow: Prediction | None = None
+        if any(map(self._sets_priority.__getitem__, state.matched)):
+            priority_source = "rule"
+        else:
+            if self.priority_predictor is not None:
+                priority_prediction = self.priority_predictor.predict_priority(ticket, facts)
+                if (
+                    priority_prediction is not None
+                    and priority_prediction.confident
+                    and priority_prediction.label in _PRIORITIES
+                ):
+                    state.priority = _PRIORITIES[priority_prediction.label]
+                    priority_source = f"model:{priority_prediction.model}"
+            if self.priority_shadow is not None:
+                priority_shadow = self.priority_shadow.predict_priority(ticket, facts)
+
         prediction: Prediction | None = None
+        shadow: Prediction | None = None
         if state.team_rule is not None:
             team, source = (
                 state.team or config.default_team,
@@ -229,6 +311,8 @@ class Router:
                     and prediction.label in config.teams
                 ):
                     team, source = prediction.label, f"model:{prediction.model}"
+            if self.shadow is not None:
+                shadow = self.shadow.predict_team(ticket, facts)
 
         flags: list[str] = []
         if ticket.partner_id is None or not facts.partner_known:
@@ -285,6 +369,10 @@ class Router:
             anomalies=tuple(a.id for a in facts.anomalies),
             config_version=config.version,
             decided_at=now,
+            shadow_prediction=shadow,
+            priority_source=priority_source,
+            priority_prediction=priority_prediction,
+            priority_shadow_prediction=priority_shadow,
         )
 
 

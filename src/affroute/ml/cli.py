@@ -1,8 +1,8 @@
 """`affroute train` and `affroute evaluate`: fit a ticket model from a file, measure one.
 
 scikit-learn and matplotlib are imported inside the commands, so other commands start
-fast. Training from the database's resolved tickets (`--from-db`, the final team after
-reassignments as the label) comes with the service integration of issue 5.
+fast. `--from-db` trains on the database's resolved tickets, labelled with the team they
+ended on (after reassignments) or their final priority.
 """
 
 from __future__ import annotations
@@ -77,10 +77,46 @@ def _read(path: Path, label: str) -> tuple[list[dict[str, Any]], list[str], list
     return rows, labels, problems
 
 
+def _read_db(database_url: str | None, label: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Resolved tickets of the service's database as records and labels."""
+    from affroute.service.errors import AffrouteError
+    from affroute.service.learning import training_rows
+    from affroute.service.uow import UnitOfWork
+    from affroute.settings import Settings
+    from affroute.store.db import make_engine, session_factory
+
+    url = database_url or Settings().database_url
+    uow = UnitOfWork(session_factory(make_engine(url)))
+    with _steps("reading resolved tickets", 1) as step:
+        try:
+            rows, labels = uow.run(lambda s: training_rows(session=s, label=label))
+        except AffrouteError as exc:
+            raise typer.BadParameter(exc.message, param_hint="--label") from None
+        step("done")
+    if not rows:
+        err.print("[red]no resolved ticket in the database to learn from[/red]")
+        raise typer.Exit(1)
+    return rows, labels
+
+
 def train(
-    data: DataFile,
     label: Annotated[str, typer.Option(help="The column to predict (e.g. team).")],
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Tickets as .csv or .jsonl.", exists=True, dir_okay=False),
+    ] = None,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--from-db",
+            help="Learn from the database's resolved tickets (team: the one they ended on).",
+        ),
+    ] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="With --from-db (default: $AFFROUTE_DATABASE_URL)."),
+    ] = None,
     text: Annotated[str, typer.Option(help="Text columns, comma-separated.")] = "subject,body",
     categorical: Annotated[
         str, typer.Option(help="Categorical columns, used when present.")
@@ -93,15 +129,18 @@ def train(
     ] = 0.95,
     seed: Annotated[int, typer.Option(help="Random seed of folds and SVM.")] = 0,
 ) -> None:
-    """Train a ticket classifier on a labelled file and write the model file.
-
-    Training from resolved tickets in the database (--from-db) is not here yet.
-    """
+    """Train a ticket classifier on a labelled file (or the database) and write the model file."""
     from affroute.ml.classifier import TicketClassifier
     from affroute.ml.compiled import TicketModel
     from affroute.ml.modelfile import save_model
 
-    rows, labels, skipped = _read(data, label)
+    if (data is not None) == from_db:
+        raise typer.BadParameter("give either --data FILE or --from-db", param_hint="--data")
+    if data is not None:
+        rows, labels, skipped = _read(data, label)
+    else:
+        rows, labels = _read_db(database_url, label)
+        skipped = []
     classifier = TicketClassifier(
         text_columns=_columns(text),
         categorical_columns=tuple(c for c in _columns(categorical) if c != label),
@@ -119,7 +158,7 @@ def train(
     model = TicketModel.from_classifier(
         classifier,
         label=label,
-        data=data.name,
+        data=data.name if data is not None else "database: resolved tickets",
         fingerprint=classifier.data_fingerprint_,
         rows=len(rows),
         rows_skipped=len(skipped),

@@ -67,9 +67,24 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def load_model(path: Path) -> TicketModel:
     """Read a model file; raise `ModelError` naming what is wrong with it."""
     with _open(path) as archive:
-        manifest = _manifest(path, archive)
-        terms_bytes = _member(path, archive, _TERMS)
-        arrays_bytes = _member(path, archive, _ARRAYS)
+        return _load(path, archive)
+
+
+def model_from_bytes(content: bytes, *, source: str) -> TicketModel:
+    """A model file's content as a model (a registry keeps files as bytes); `source`
+    names it in errors."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile:
+        raise ModelError(f"{source} is not an affroute model file (not a zip archive)") from None
+    with archive:
+        return _load(source, archive)
+
+
+def _load(path: Path | str, archive: zipfile.ZipFile) -> TicketModel:
+    manifest = _manifest(path, archive)
+    terms_bytes = _member(path, archive, _TERMS)
+    arrays_bytes = _member(path, archive, _ARRAYS)
     if _digest(terms_bytes, arrays_bytes) != manifest.get("sha256"):
         raise ModelError(f"{path} is corrupt: its vocabulary or weights fail their checksum")
     try:
@@ -97,7 +112,7 @@ def load_model(path: Path) -> TicketModel:
     return model
 
 
-def _check_shapes(path: Path, model: TicketModel, manifest: dict[str, Any]) -> None:
+def _check_shapes(path: Path | str, model: TicketModel, manifest: dict[str, Any]) -> None:
     n_classes = len(model.classes)
     n_scores = 1 if n_classes == 2 else n_classes
     expected = {
@@ -122,7 +137,7 @@ def _open(path: Path) -> zipfile.ZipFile:
         raise ModelError(f"{path} is not an affroute model file (not a zip archive)") from None
 
 
-def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+def _member(path: Path | str, archive: zipfile.ZipFile, name: str) -> bytes:
     try:
         return archive.read(name)
     except KeyError:
@@ -131,7 +146,7 @@ def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
         raise ModelError(f"{path} is corrupt: {name} cannot be read ({exc})") from None
 
 
-def _manifest(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+def _manifest(path: Path | str, archive: zipfile.ZipFile) -> dict[str, Any]:
     try:
         manifest = json.loads(_member(path, archive, _MANIFEST))
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -7,8 +7,10 @@ worker routes with the committed configuration and catalog.
 
 from __future__ import annotations
 
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,11 +34,19 @@ from affroute.store.models import (
     ConfigVersionRow,
     DealRow,
     MetaRow,
+    ModelRow,
     PartnerRow,
 )
 
+if TYPE_CHECKING:
+    from affroute.ml.compiled import TicketModel
+    from affroute.service.predictor import ModelPredictor
+
+log = logging.getLogger(__name__)
+
 CONFIG_COUNTER = "config"
 CONTEXT_COUNTER = "context"
+MODELS_COUNTER = "models"
 # Where a session keeps the routing it read, so a transaction reads the counters once.
 _SESSION_KEY = "affroute.routing"
 
@@ -48,10 +58,31 @@ def bump(session: Session, counter: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Models:
+    """The registry's models in use, as this worker loaded them."""
+
+    team: ModelPredictor | None = None
+    team_shadow: ModelPredictor | None = None
+    priority: ModelPredictor | None = None
+    priority_shadow: ModelPredictor | None = None
+    problems: dict[str, str] = field(default_factory=dict)  # model id: why it is not used
+
+    def router(self, config: RoutingConfig) -> Router:
+        return Router(
+            config,
+            predictor=self.team,
+            shadow=self.team_shadow,
+            priority_predictor=self.priority,
+            priority_shadow=self.priority_shadow,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
     config: RoutingConfig
     router: Router
     context: RoutingContext
+    models: Models = Models()
 
 
 def partner_from_row(row: PartnerRow) -> Partner:
@@ -97,13 +128,19 @@ def active_config(session: Session) -> RoutingConfig:
 _COUNTERS = select(MetaRow.key, MetaRow.value)
 
 
+_IN_USE = select(ModelRow.id, ModelRow.name, ModelRow.sha256, ModelRow.label, ModelRow.mode).where(
+    ModelRow.mode != "registered"
+)
+
+
 class RoutingCache:
     """The compiled router and context for the committed state, rebuilt when stale."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._versions: tuple[int, int] | None = None
+        self._versions: tuple[int, int, int] | None = None
         self._routing: Routing | None = None
+        self._loaded: dict[str, TicketModel] = {}  # by content hash: reloaded only when new
 
     def current(self, session: Session) -> Routing:
         """The routing for this transaction (read once per transaction: see ``run_grouped``)."""
@@ -116,16 +153,59 @@ class RoutingCache:
 
     def _current(self, session: Session) -> Routing:
         counters: dict[str, int] = {k: v for k, v in session.connection().execute(_COUNTERS)}
-        versions = (counters.get(CONFIG_COUNTER, 0), counters.get(CONTEXT_COUNTER, 0))
+        versions = (
+            counters.get(CONFIG_COUNTER, 0),
+            counters.get(CONTEXT_COUNTER, 0),
+            counters.get(MODELS_COUNTER, 0),
+        )
         with self._lock:
             routing = self._routing
             if routing is not None and self._versions == versions:
                 return routing
-            if routing is None or self._versions is None or self._versions[0] != versions[0]:
-                config = active_config(session)
-                router = Router(config)
+            seen = self._versions
+            if routing is None or seen is None or seen[0] != versions[0] or seen[2] != versions[2]:
+                config = (
+                    active_config(session)
+                    if routing is None or seen is None or seen[0] != versions[0]
+                    else routing.config
+                )
+                models = self._load_models(session, config)
+                router = models.router(config)
             else:
-                config, router = routing.config, routing.router
-            routing = Routing(config, router, load_context(session, config))
+                config, router, models = routing.config, routing.router, routing.models
+            routing = Routing(config, router, load_context(session, config), models)
             self._routing, self._versions = routing, versions
             return routing
+
+    def _load_models(self, session: Session, config: RoutingConfig) -> Models:
+        """The shadow and active models of the registry; one that cannot be used is logged,
+        named in ``problems``, and left out: routing goes on without it."""
+        from affroute.ml.modelfile import ModelError, model_from_bytes
+        from affroute.service.predictor import ModelPredictor, check_classes
+
+        in_use: dict[str, ModelPredictor] = {}
+        problems: dict[str, str] = {}
+        loaded: dict[str, TicketModel] = {}
+        for model_id, name, sha256, label, mode in session.execute(_IN_USE):
+            try:
+                model = self._loaded.get(sha256)
+                if model is None:
+                    content = session.scalar(
+                        select(ModelRow.content).where(ModelRow.id == model_id)
+                    )
+                    model = model_from_bytes(content or b"", source=f"model {model_id}")
+                check_classes(label, model.classes.tolist(), config)
+            except ModelError as exc:
+                log.warning("model %s (%s) not used, routing without it: %s", model_id, name, exc)
+                problems[model_id] = str(exc)
+                continue
+            loaded[sha256] = model
+            in_use[f"{label}:{mode}"] = ModelPredictor(model, name)
+        self._loaded = loaded
+        return Models(
+            team=in_use.get("team:active"),
+            team_shadow=in_use.get("team:shadow"),
+            priority=in_use.get("priority:active"),
+            priority_shadow=in_use.get("priority:shadow"),
+            problems=problems,
+        )

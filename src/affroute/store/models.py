@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -396,3 +397,38 @@ class TuningProposalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]
     applied_version: Mapped[str | None] = mapped_column(String(32))
+
+
+class ModelRow(Base):
+    """A registered ticket model file, kept whole so that every worker loads the same bytes.
+
+    ``mode`` is "registered", "shadow" (predicts and records, never acts) or "active" (acts
+    when confident); at most one shadow and one active model per label.
+    """
+
+    __tablename__ = "models"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the content's hash, short
+    name: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_at: Mapped[datetime]
+    registered_by: Mapped[str] = mapped_column(String(64))
+    mode_changed_at: Mapped[datetime]
+    mode_changed_by: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index(
+            "uq_models_label_mode",
+            "label",
+            "mode",
+            unique=True,
+            sqlite_where=text("mode != 'registered'"),
+            postgresql_where=text("mode != 'registered'"),
+        ),
+    )

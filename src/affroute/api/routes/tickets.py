@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from affroute.api.deps import (
@@ -31,7 +32,7 @@ from affroute.api.schemas import (
     TicketRead,
 )
 from affroute.domain import Priority, Ticket, TicketStatus
-from affroute.service import tickets
+from affroute.service import learning, tickets
 from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
 from affroute.store.models import TicketRow
@@ -194,6 +195,27 @@ def reassign(
             now=state.clock(),
         )
         return TicketRead.of(row)
+
+    return state.uow.run(work)
+
+
+class SuggestionRead(BaseModel):
+    ticket_id: str
+    path: list[str] = Field(description="the teams the ticket has been on, first to current")
+    team: str | None = Field(description="the team to try next; null when there is none")
+    probability: float | None = Field(description="the model's probability for that team")
+    model: str | None
+    reason: str
+
+
+@router.get("/{ticket_id}/suggestion", response_model=SuggestionRead)
+def suggest_next_team(ticket_id: str, state: StateDep, principal: TicketReader) -> SuggestionRead:
+    """The team to try next: the model's most probable team the ticket has not been on."""
+
+    def work(session: Session) -> SuggestionRead:
+        _visible(session, principal, ticket_id)
+        found = learning.suggest_next_team(session=session, cache=state.cache, ticket_id=ticket_id)
+        return SuggestionRead.model_validate(found, from_attributes=True)
 
     return state.uow.run(work)
 
