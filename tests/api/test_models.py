@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 from affroute.ml.classifier import TicketClassifier
 from affroute.ml.compiled import TicketModel
 from affroute.ml.modelfile import save_model
+from affroute.service.keys import Role
 from affroute.service.learning import model_outcomes, training_rows
 from affroute.service.runtime import MODELS_COUNTER, bump
 from affroute.service.uow import UnitOfWork
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import ModelRow
 from tests.api.conftest import Server, run_server
+from tests.api.test_dashboard import add_user, signed_in
 
 # Words that say which team a ticket belongs to; the example's rules pin none of them.
 TEAM_WORDS = {
@@ -221,6 +223,15 @@ def test_live_outcomes_count_confirmed_and_corrected(
     assert (analytics.acted, analytics.open, analytics.confirmed) == (1, 1, 0)
     assert analytics.resolved_in_class == 1  # the corrected ticket ended there
     assert analytics.recall == 0.0
+
+    # The dashboard's models page shows the same live figures beside the held-out ones.
+    add_user(server, "modeller", Role.ANALYST)
+    with signed_in(server, "modeller") as analyst:
+        page = analyst.get("/models").text
+    assert f'data-model="{model["id"]}"' in page and 'data-field="mode">active<' in page
+    row = page.split('data-class="promotions"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>2</td><td>1</td><td>1</td>" in row  # acted, confirmed, corrected
+    assert 'data-field="live-precision">0.500<' in row
 
 
 def test_train_from_db_labels_with_the_final_team(
