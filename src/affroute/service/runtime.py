@@ -8,7 +8,8 @@ worker routes with the committed configuration and catalog.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -52,6 +53,8 @@ class Routing:
     config: RoutingConfig
     router: Router
     context: RoutingContext
+    # How fresh each CRM source's values are; decision traces carry it.
+    enrichment: dict[str, Any] = field(default_factory=dict)
 
 
 def partner_from_row(row: PartnerRow) -> Partner:
@@ -126,6 +129,8 @@ class RoutingCache:
                 router = Router(config)
             else:
                 config, router = routing.config, routing.router
-            routing = Routing(config, router, load_context(session, config))
+            from affroute.service.enrichment import trace_notes  # it bumps these counters
+
+            routing = Routing(config, router, load_context(session, config), trace_notes(session))
             self._routing, self._versions = routing, versions
             return routing
