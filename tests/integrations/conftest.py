@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from tests.api.conftest import pg_ok  # noqa: F401 - the PostgreSQL fixture, shared
 from tests.conftest import EXAMPLE
 
 

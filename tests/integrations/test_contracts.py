@@ -28,8 +28,15 @@ from tests.integrations.conftest import (
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 Fake = Callable[[Handler], FakeApi]
-ZENDESK_BODY = {"ticket": {"priority": "urgent", "tags": ["vip"], "group_id": 501,
-                           "assignee_id": 9001, "comment": {"body": "trace", "public": False}}}  # fmt: skip
+ZENDESK_BODY = {
+    "ticket": {
+        "priority": "urgent",
+        "tags": ["vip"],
+        "group_id": 501,
+        "assignee_id": 9001,
+        "comment": {"body": "trace", "public": False},
+    }
+}
 
 
 def deliverer(**settings: object) -> Deliverer:
@@ -79,8 +86,10 @@ def test_zendesk_failures_say_whether_to_retry(
 def test_freshdesk_write_back_updates_then_adds_a_private_note(fake: Fake) -> None:
     api = fake(freshdesk_handler)
     send = deliverer(freshdesk_url=api.url, freshdesk_api_key="fdkey")
-    body = {"ticket": {"priority": 4, "tags": ["vip"], "group_id": 601, "responder_id": 7001},
-            "note": {"body": "trace", "private": True}}  # fmt: skip
+    body = {
+        "ticket": {"priority": 4, "tags": ["vip"], "group_id": 601, "responder_id": 7001},
+        "note": {"body": "trace", "private": True},
+    }
     assert send(write_back("freshdesk", body)).ok
     update, note = api.seen
     assert (update.method, update.path, update.body) == (
@@ -117,11 +126,15 @@ def hubspot_handler(seen: Seen) -> Reply:
         }
         rows, following = pages[after]
         results = [
-            {"id": i, "properties": {"amount": a, "affroute_partner_id": p, "hs_object_id": i},
-             "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-02-01T00:00:00Z",
-             "archived": False}
+            {
+                "id": i,
+                "properties": {"amount": a, "affroute_partner_id": p, "hs_object_id": i},
+                "createdAt": "2026-01-01T00:00:00Z",
+                "updatedAt": "2026-02-01T00:00:00Z",
+                "archived": False,
+            }
             for i, p, a in rows
-        ]  # fmt: skip
+        ]
         paging = {"next": {"after": following, "link": "..."}} if following else None
         return Reply(200, {"results": results, **({"paging": paging} if paging else {})})
     if seen.path == "/crm/v3/objects/companies":
@@ -136,8 +149,10 @@ def test_hubspot_deals_and_companies_across_pages(fake: Fake) -> None:
     with httpx.Client(timeout=1) as client:
         got = crm.read(source, Settings(hubspot_url=api.url, hubspot_token="pat"), client)  # type: ignore[call-arg]
     assert [(d.deal_id, d.partner_id, d.value) for d in got.deals] == [
-        ("101", "P003", 80000.5), ("102", "P004", 900.0), ("103", "P005", 12000.0)
-    ]  # fmt: skip
+        ("101", "P003", 80000.5),
+        ("102", "P004", 900.0),
+        ("103", "P005", 12000.0),
+    ]
     assert [(e.partner_id, e.metrics) for e in got.engagement] == [
         ("P003", {"weekly_active_leads": 42.0, "portal_logins": 7.0})
     ]
@@ -149,18 +164,44 @@ def salesforce_handler(seen: Seen) -> Reply:
     """SOQL query results with ``done`` / ``nextRecordsUrl`` paging."""
     base = "/services/data/v60.0/query"
     if seen.path == base and "FROM Opportunity" in seen.query["q"][0]:
-        records = [{"attributes": {"type": "Opportunity", "url": "/x"}, "Id": "006A",
-                    "Amount": 55000.0, "Affroute_Partner_Id__c": "P007"}]  # fmt: skip
-        return Reply(200, {"totalSize": 2, "done": False, "records": records,
-                           "nextRecordsUrl": f"{base}/01gXX-2000"})  # fmt: skip
+        records = [
+            {
+                "attributes": {"type": "Opportunity", "url": "/x"},
+                "Id": "006A",
+                "Amount": 55000.0,
+                "Affroute_Partner_Id__c": "P007",
+            }
+        ]
+        return Reply(
+            200,
+            {
+                "totalSize": 2,
+                "done": False,
+                "records": records,
+                "nextRecordsUrl": f"{base}/01gXX-2000",
+            },
+        )
     if seen.path == f"{base}/01gXX-2000":
-        records = [{"attributes": {"type": "Opportunity"}, "Id": "006B", "Amount": None,
-                    "Affroute_Partner_Id__c": "P008"}]  # fmt: skip
+        records = [
+            {
+                "attributes": {"type": "Opportunity"},
+                "Id": "006B",
+                "Amount": None,
+                "Affroute_Partner_Id__c": "P008",
+            }
+        ]
         return Reply(200, {"totalSize": 2, "done": True, "records": records})
     if seen.path == base and "FROM Account" in seen.query["q"][0]:
-        records = [{"attributes": {"type": "Account"}, "Affroute_Partner_Id__c": "P007",
-                    "Weekly_Active_Leads__c": 11, "Click_Through_Rate__c": 0.04,
-                    "Portal_Logins__c": None, "Lead_Volume__c": 300}]  # fmt: skip
+        records = [
+            {
+                "attributes": {"type": "Account"},
+                "Affroute_Partner_Id__c": "P007",
+                "Weekly_Active_Leads__c": 11,
+                "Click_Through_Rate__c": 0.04,
+                "Portal_Logins__c": None,
+                "Lead_Volume__c": 300,
+            }
+        ]
         return Reply(200, {"totalSize": 1, "done": True, "records": records})
     return Reply(400, [{"message": "malformed query", "errorCode": "MALFORMED_QUERY"}])
 
@@ -173,8 +214,10 @@ def test_salesforce_opportunities_and_accounts_follow_next_records(fake: Fake) -
         got = crm.read(source, settings, client)
     assert [(d.deal_id, d.partner_id, d.value) for d in got.deals] == [("006A", "P007", 55000.0)]
     assert got.engagement[0].metrics == {
-        "weekly_active_leads": 11.0, "click_through_rate": 0.04, "lead_volume": 300.0
-    }  # fmt: skip
+        "weekly_active_leads": 11.0,
+        "click_through_rate": 0.04,
+        "lead_volume": 300.0,
+    }
     assert len(api.seen) == 3
 
 
@@ -197,10 +240,15 @@ def test_a_crm_that_fails_raises_source_error(fake: Fake, reply: Reply, message:
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_crm_exports_in_csv_and_parquet(tmp_path: Path, suffix: str) -> None:
-    frame = pl.DataFrame({
-        "deal_id": ["D1", None], "partner_id": ["P001", "P002"], "value": [1500.0, None],
-        "weekly_active_leads": [None, 8.0], "lead_volume": [None, 120.0],
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "deal_id": ["D1", None],
+            "partner_id": ["P001", "P002"],
+            "value": [1500.0, None],
+            "weekly_active_leads": [None, 8.0],
+            "lead_volume": [None, 120.0],
+        }
+    )
     path = tmp_path / f"export{suffix}"
     frame.write_parquet(path) if suffix == ".parquet" else frame.write_csv(path)
     got = crm.read_export(EnrichmentSource("file", SourceKind.FILE, path=str(path)))

@@ -51,8 +51,13 @@ def test_zendesk_refuses(case: str, message: str) -> None:
     )
     headers = zendesk_headers("other" if case == "wrong secret" else "zd-secret", BODY, sent)
     body = BODY.replace(b"35", b"36") if case == "tampered" else BODY
-    headers.pop({"no signature": "x-zendesk-webhook-signature",
-                 "no timestamp": "x-zendesk-webhook-signature-timestamp"}.get(case, ""), None)  # fmt: skip
+    headers.pop(
+        {
+            "no signature": "x-zendesk-webhook-signature",
+            "no timestamp": "x-zendesk-webhook-signature-timestamp",
+        }.get(case, ""),
+        None,
+    )
     with pytest.raises(SignatureError, match=message) as refused:
         signatures.verify_zendesk("zd-secret", headers, body, now=NOW, tolerance=WINDOW)
     assert refused.value.status == 401
