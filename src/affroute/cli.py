@@ -95,6 +95,13 @@ def config_check(path: Annotated[Path, typer.Argument(help="The YAML configurati
         table.add_row("", f"{index}. {rule.name}")
     table.add_row("calendars", ", ".join(config.calendars))
     table.add_row("SLA policies", ", ".join(p.name for p in config.sla_policies) or "none")
+    links = config.integrations
+    for desk, mapping in (("zendesk", links.zendesk), ("freshdesk", links.freshdesk)):
+        if mapping is not None:
+            fields = ", ".join(f"{k}<-{v}" for k, v in mapping.fields.items()) or "no fields"
+            table.add_row(desk, f"{fields}; {len(mapping.groups)} group(s) mapped to teams")
+    for source in links.enrichment:
+        table.add_row("enrichment", f"{source.name} ({source.kind.value}, every {source.refresh})")
     out.print(table)
 
 

@@ -55,3 +55,49 @@ class Settings(BaseSettings):
     tune_window_days: int = Field(
         default=90, ge=1, description="the tuner learns from tickets created this recently"
     )
+
+    # Integrations. Secrets come from the environment only, never from the config file.
+    outbox_seconds: float = Field(
+        default=2.0, ge=0, description="how often owed write-backs and webhooks are sent; 0: off"
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, description="attempts before a delivery is parked as dead"
+    )
+    outbox_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="first retry delay; doubled each attempt (capped at 1h)"
+    )
+    http_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="timeout of each call to a help desk, CRM or receiver"
+    )
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, description="inbound signatures older or newer than this are refused"
+    )
+    zendesk_url: str | None = Field(default=None, description="https://<subdomain>.zendesk.com")
+    zendesk_email: str | None = Field(default=None, description="the API user (token auth)")
+    zendesk_api_token: str | None = None
+    zendesk_webhook_secret: str | None = Field(
+        default=None, description="the signing secret Zendesk shows for the webhook"
+    )
+    freshdesk_url: str | None = Field(default=None, description="https://<domain>.freshdesk.com")
+    freshdesk_api_key: str | None = None
+    freshdesk_webhook_token: str | None = Field(
+        default=None, description="shared secret Freshdesk sends in X-Affroute-Token"
+    )
+    freshdesk_allowed_ips: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks Freshdesk calls from (JSON list); empty: any",
+    )
+    inbound_webhook_secret: str | None = Field(
+        default=None, description="'whsec_...' secret for the generic Standard Webhooks endpoint"
+    )
+    events_webhook_url: str | None = Field(
+        default=None, description="where decisions and escalations are POSTed (signed)"
+    )
+    enrichment_seconds: float = Field(
+        default=60.0, ge=0, description="how often due CRM sources are refreshed; 0: off"
+    )
+    hubspot_url: str = "https://api.hubapi.com"
+    hubspot_token: str | None = Field(default=None, description="a private app access token")
+    salesforce_url: str | None = Field(default=None, description="the instance URL")
+    salesforce_token: str | None = Field(default=None, description="an OAuth access token")
+    salesforce_api_version: str = "v60.0"

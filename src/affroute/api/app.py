@@ -23,13 +23,16 @@ from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
+from affroute.api.routes import integrations as integration_routes
 from affroute.api.routes import models as model_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
 from affroute.api.routes import tuning as tuning_routes
 from affroute.api.schemas import Health
-from affroute.service import agents, anomalies, configs, sla, surveys, tuning
+from affroute.integrations import crm
+from affroute.integrations.delivery import Deliverer
+from affroute.service import agents, anomalies, configs, enrichment, outbox, sla, surveys, tuning
 from affroute.service.errors import NotFoundError
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
@@ -102,8 +105,14 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the database must already be migrated (``affroute db upgrade``)."""
     settings = settings or Settings()
-    if settings.survey_webhook_url and not settings.webhook_secret:
-        raise ValueError("AFFROUTE_SURVEY_WEBHOOK_URL needs AFFROUTE_WEBHOOK_SECRET to sign with")
+    for url, name in (
+        (settings.survey_webhook_url, "SURVEY"),
+        (settings.events_webhook_url, "EVENTS"),
+    ):
+        if url and not settings.webhook_secret:
+            raise ValueError(
+                f"AFFROUTE_{name}_WEBHOOK_URL needs AFFROUTE_WEBHOOK_SECRET to sign with"
+            )
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     state = AppState(settings, engine, sessions, UnitOfWork(sessions), RoutingCache(), clock)
@@ -119,6 +128,8 @@ def create_app(
                 (settings.survey_dispatch_seconds, _dispatch_surveys),
                 (settings.tune_hours * 3600, _tune),
                 (settings.anomaly_scan_seconds, _scan_anomalies),
+                (settings.outbox_seconds, _deliver_outbox),
+                (settings.enrichment_seconds, _refresh_enrichment),
             )
             if seconds
         ]
@@ -151,6 +162,7 @@ def create_app(
         agent_routes,
         config_routes,
         sla_routes,
+        integration_routes,
     )
     for module in (*routers, model_routes, survey_routes, tuning_routes, survey_page):
         app.include_router(module.router)
@@ -195,7 +207,8 @@ def _rebalance(state: AppState) -> int:
 
 def _sweep_sla(state: AppState) -> int:
     """Fire the escalation steps that came due (other workers may sweep at the same time)."""
-    done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock())
+    notify = bool(state.settings.events_webhook_url)
+    done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock(), notify=notify)
     return done.fired
 
 
@@ -234,3 +247,39 @@ def _scan_anomalies(state: AppState) -> int:
     """Scan the events ingested since the last scan; new anomalies flag the next tickets."""
     outcome = anomalies.scan_new_events(uow=state.uow, cache=state.cache, now=state.clock())
     return len(outcome.recorded.new) if outcome.recorded else 0
+
+
+def _deliver_outbox(state: AppState) -> int:
+    """Send owed write-backs and webhooks; several workers share the work (leases)."""
+    settings = state.settings
+    with httpx.Client(timeout=settings.http_timeout_seconds) as client:
+        done = outbox.process(
+            uow=state.uow,
+            deliver=Deliverer(settings, client, state.clock),
+            now=state.clock,
+            max_attempts=settings.outbox_max_attempts,
+            first_delay=timedelta(seconds=settings.outbox_backoff_seconds),
+        )
+    return done.delivered
+
+
+def _refresh_enrichment(state: AppState) -> int:
+    """Read the CRM sources that came due; one that fails keeps its cached values."""
+    sources = state.uow.run(lambda s: state.cache.current(s).config.integrations.enrichment)
+    if not sources:
+        return 0
+    due = state.uow.run(lambda s: enrichment.due(session=s, sources=sources, now=state.clock()))
+    with httpx.Client(timeout=state.settings.http_timeout_seconds) as client:
+        for source in due:
+            snapshot, error = None, None
+            try:
+                snapshot = crm.read(source, state.settings, client)
+            except crm.SourceError as exc:
+                error = str(exc)
+                log.warning("enrichment source %s failed: %s", source.name, error)
+            state.uow.run(
+                lambda s, source=source, snapshot=snapshot, error=error: enrichment.record(  # type: ignore[misc]
+                    session=s, source=source, snapshot=snapshot, error=error, now=state.clock()
+                )
+            )
+    return len(due)

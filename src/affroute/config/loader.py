@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from affroute.config.fields import FIELDS, OPS_BY_KIND, FieldKind, FieldSpec, Op
 from affroute.config.model import (
     FACTORS,
+    MAPPABLE_FIELDS,
     Actions,
     AnomalyConfig,
     Calendar,
@@ -31,9 +32,12 @@ from affroute.config.model import (
     ConversionMismatchConfig,
     ConversionRateConfig,
     DuplicateLeadsConfig,
+    EnrichmentSource,
     EscalationAction,
     EscalationStep,
     Group,
+    HelpDeskMapping,
+    IntegrationsConfig,
     LagConfig,
     Normalisation,
     RoutingConfig,
@@ -42,6 +46,7 @@ from affroute.config.model import (
     ScoringConfig,
     SkillRequirement,
     SlaPolicy,
+    SourceKind,
     SurveyPolicy,
     Tier,
     VolumeConfig,
@@ -52,6 +57,8 @@ from affroute.config.schema import (
     ConditionIn,
     ConfigIn,
     GroupIn,
+    HelpDeskIn,
+    IntegrationsIn,
     NormalisationIn,
     RuleIn,
     SlaPolicyIn,
@@ -138,7 +145,11 @@ def config_version(raw: ConfigIn) -> str:
     """A short content hash: equal configurations share it, any change alters it."""
     # A file without its own anomaly or survey section keeps the version it had before
     # those sections existed.
-    defaults = {"anomalies": raw.anomalies == AnomaliesIn(), "surveys": raw.surveys == SurveysIn()}
+    defaults = {
+        "anomalies": raw.anomalies == AnomaliesIn(),
+        "surveys": raw.surveys == SurveysIn(),
+        "integrations": raw.integrations == IntegrationsIn(),
+    }
     exclude = {name for name, default in defaults.items() if default}
     content = raw.model_dump(mode="json", exclude=exclude)
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
@@ -248,6 +259,7 @@ class _Builder:
             sla_policies=policies,
             surveys=self._surveys(),
             anomalies=self._anomalies(),
+            integrations=self._integrations(teams, {a.id for a in agents}),
             source=source,
         )
 
@@ -266,6 +278,82 @@ class _Builder:
             partner_cooldown=raw.partner_cooldown,
             skip_tags=frozenset(raw.skip_tags),
             skip_categories=frozenset(c.value for c in raw.skip_categories),
+        )
+
+    def _integrations(self, teams: Mapping[str, Team], agents: set[str]) -> IntegrationsConfig:
+        raw = self.raw.integrations
+        sources: list[EnrichmentSource] = []
+        names: set[str] = set()
+        for index, src in enumerate(raw.enrichment):
+            where = f"integrations.enrichment[{index}] {src.name!r}"
+            if src.name in names:
+                self.problem(f"{where}.name", f"source {src.name!r} is defined twice")
+            names.add(src.name)
+            kinds = {k.value for k in SourceKind}
+            if src.kind not in kinds:
+                self.problem(f"{where}.kind", self._unknown("source kind", src.kind, kinds))
+                continue
+            kind = SourceKind(src.kind)
+            if kind is SourceKind.FILE and not src.path:
+                self.problem(f"{where}.path", "a file source needs the path of its CSV or Parquet")
+            elif kind is SourceKind.FILE and not src.path.endswith((".csv", ".parquet")):  # type: ignore[union-attr]
+                self.problem(f"{where}.path", f"expected a .csv or .parquet file, got {src.path!r}")
+            if kind is not SourceKind.FILE and src.path is not None:
+                self.problem(f"{where}.path", f"only a file source reads a path, not {kind.value}")
+            if src.refresh.total_seconds() < 60:
+                self.problem(f"{where}.refresh", "refresh at most once a minute (at least 1m)")
+            sources.append(
+                EnrichmentSource(
+                    src.name, kind, src.refresh, src.path, src.partner_property,
+                    src.deal_value_property,
+                )
+            )  # fmt: skip
+        return IntegrationsConfig(
+            zendesk=self._help_desk("zendesk", raw.zendesk, teams, agents),
+            freshdesk=self._help_desk("freshdesk", raw.freshdesk, teams, agents),
+            enrichment=tuple(sources),
+        )
+
+    def _help_desk(
+        self, name: str, raw: HelpDeskIn | None, teams: Mapping[str, Team], agents: set[str]
+    ) -> HelpDeskMapping | None:
+        if raw is None:
+            return None
+        where = f"integrations.{name}"
+        for ours, theirs in raw.fields.items():
+            if ours not in MAPPABLE_FIELDS:
+                self.problem(
+                    f"{where}.fields.{ours}",
+                    self._unknown("ticket field", ours, set(MAPPABLE_FIELDS)),
+                )
+            # Zendesk names custom fields by number; Freshdesk by a name starting with cf_.
+            if name == "zendesk" and not theirs.isdigit():
+                self.problem(
+                    f"{where}.fields.{ours}",
+                    f"expected a Zendesk custom field id (a number), got {theirs!r}",
+                )
+            if name == "freshdesk" and not theirs.startswith("cf_"):
+                self.problem(
+                    f"{where}.fields.{ours}",
+                    f"expected a Freshdesk custom field name starting with 'cf_', got {theirs!r}",
+                )
+        for team in raw.groups:
+            if team not in teams:
+                self.problem(f"{where}.groups.{team}", self._unknown("team", team, teams))
+        for kind, mapping in (("groups", raw.groups), ("agents", raw.agents)):
+            seen: dict[int, str] = {}
+            for ours, their_id in mapping.items():
+                if their_id in seen:
+                    given = seen[their_id]
+                    self.problem(
+                        f"{where}.{kind}.{ours}", f"id {their_id} is given to {given!r} too"
+                    )
+                seen[their_id] = ours
+        for agent in raw.agents:
+            if agent not in agents:
+                self.problem(f"{where}.agents.{agent}", self._unknown("agent", agent, agents))
+        return HelpDeskMapping(
+            dict(raw.fields), dict(raw.groups), dict(raw.agents), raw.private_note
         )
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from enum import StrEnum
@@ -204,6 +205,54 @@ class AnomalyConfig:
     lookback: timedelta = timedelta(days=56)  # events the continuous scan looks at
 
 
+# The ticket fields a help desk's custom fields can fill.
+MAPPABLE_FIELDS = (
+    "partner_id",
+    "deal_id",
+    "campaign_id",
+    "category",
+    "urgency",
+    "region",
+    "channel",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HelpDeskMapping:
+    """Which custom field holds which ticket field, and which group and user id is which
+    team and agent, in one help desk."""
+
+    fields: Mapping[str, str] = field(default_factory=dict)  # ticket field -> custom field
+    groups: Mapping[str, int] = field(default_factory=dict)  # team -> group id
+    agents: Mapping[str, int] = field(default_factory=dict)  # agent id -> help-desk user id
+    private_note: bool = True
+
+
+class SourceKind(StrEnum):
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichmentSource:
+    """A CRM (or a CRM export) that deal values and partner engagement are read from."""
+
+    name: str
+    kind: SourceKind
+    refresh: timedelta = timedelta(minutes=15)
+    path: str | None = None  # for a file: a CSV or Parquet export
+    partner_property: str = "affroute_partner_id"  # the CRM field that holds our partner id
+    deal_value_property: str | None = None  # None: the CRM's own (amount / Amount)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationsConfig:
+    zendesk: HelpDeskMapping | None = None
+    freshdesk: HelpDeskMapping | None = None
+    enrichment: tuple[EnrichmentSource, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
     """Everything a routing decision depends on; ``version`` is a hash of its content."""
@@ -219,4 +268,5 @@ class RoutingConfig:
     sla_policies: tuple[SlaPolicy, ...] = ()
     surveys: SurveyPolicy = SurveyPolicy()
     anomalies: AnomalyConfig = AnomalyConfig()
+    integrations: IntegrationsConfig = IntegrationsConfig()
     source: str = field(default="<memory>", compare=False)

@@ -253,6 +253,30 @@ class AnomaliesIn(_Strict):
     lookback: Duration = timedelta(days=56)
 
 
+class HelpDeskIn(_Strict):
+    """How a help desk's tickets map onto ours (ids only: secrets live in the settings)."""
+
+    fields: dict[str, str] = Field(default_factory=dict)
+    groups: dict[str, int] = Field(default_factory=dict)
+    agents: dict[str, int] = Field(default_factory=dict)
+    private_note: bool = True
+
+
+class EnrichmentSourceIn(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    kind: str
+    refresh: Duration = timedelta(minutes=15)
+    path: str | None = None
+    partner_property: str = "affroute_partner_id"
+    deal_value_property: str | None = None
+
+
+class IntegrationsIn(_Strict):
+    zendesk: HelpDeskIn | None = None
+    freshdesk: HelpDeskIn | None = None
+    enrichment: list[EnrichmentSourceIn] = Field(default_factory=list)
+
+
 class ConfigIn(_Strict):
     """The whole configuration file."""
 
@@ -266,3 +290,4 @@ class ConfigIn(_Strict):
     sla: SlaIn = SlaIn()
     surveys: SurveysIn = SurveysIn()
     anomalies: AnomaliesIn = AnomaliesIn()
+    integrations: IntegrationsIn = IntegrationsIn()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -83,6 +83,8 @@ class Routing:
     router: Router
     context: RoutingContext
     models: Models = Models()
+    # How fresh each CRM source's values are; decision traces carry it.
+    enrichment: dict[str, Any] = field(default_factory=dict)
 
 
 def partner_from_row(row: PartnerRow) -> Partner:
@@ -173,7 +175,10 @@ class RoutingCache:
                 router = models.router(config)
             else:
                 config, router, models = routing.config, routing.router, routing.models
-            routing = Routing(config, router, load_context(session, config), models)
+            from affroute.service.enrichment import trace_notes  # it bumps these counters
+
+            context = load_context(session, config)
+            routing = Routing(config, router, context, models, trace_notes(session))
             self._routing, self._versions = routing, versions
             return routing
 

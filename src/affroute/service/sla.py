@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from affroute.config import EscalationAction, EscalationStep, RoutingConfig, SlaPolicy
 from affroute.domain import PRIORITY_RANK, Priority
 from affroute.engine import AgentPool, WorkItem, sla_policy_for
+from affroute.service import outbox
 from affroute.service.assignment import pull_for_agent, skills_from_json, team_pool
 from affroute.service.errors import ConflictError
 from affroute.service.runtime import RoutingCache
@@ -307,6 +308,7 @@ def sweep(
     limit: int = 500,
     actor: str = SWEEP_ACTOR,
     batch: int = BATCH,
+    notify: bool = False,
 ) -> SweepResult:
     """Fire every step that has come due on up to ``limit`` tickets nobody else is sweeping.
 
@@ -328,11 +330,15 @@ def sweep(
     forecast = Forecast(now)
     for start in range(0, len(due_ids), batch):
         ids = due_ids[start : start + batch]
-        work = partial(_sweep_batch, cache=cache, forecast=forecast, ids=ids, now=now, actor=actor)
+        work = partial(
+            _sweep_batch, cache=cache, forecast=forecast, ids=ids, now=now, actor=actor,
+            notify=notify,
+        )  # fmt: skip
         result.add(uow.run(work))  # counted once its transaction committed
     return result
 
 
+ESCALATED_EVENT = "ticket.escalated"
 _TICKETS = cast(Table, TicketRow.__table__)
 _EVENTS = cast(Table, TicketEventRow.__table__)
 _AGENTS = cast(Table, AgentRow.__table__)
@@ -424,6 +430,7 @@ def _sweep_batch(
     ids: list[str],
     now: datetime,
     actor: str,
+    notify: bool = False,
 ) -> SweepResult:
     """Lock the batch's tickets still due and fire their due steps, in the caller's transaction."""
     rows = session.execute(
@@ -434,7 +441,7 @@ def _sweep_batch(
     tickets = [t for t in map(_Due.of, rows) if t.status in _OPEN]
     if not tickets:
         return SweepResult()
-    return _Batch(session, cache, forecast, now, actor).run(tickets)
+    return _Batch(session, cache, forecast, now, actor, notify).run(tickets)
 
 
 class _Batch:
@@ -447,8 +454,10 @@ class _Batch:
         forecast: Forecast,
         now: datetime,
         actor: str,
+        notify: bool = False,
     ) -> None:
         self.session, self.cache, self.forecast = session, cache, forecast
+        self.notify = notify  # `notify` steps also owe the events webhook a signed message
         self.config = cache.current(session).config
         self.now, self.actor = now, actor
         self.policies = {p.name: p for p in self.config.sla_policies}
@@ -617,6 +626,16 @@ class _Batch:
             data["predicted_breach"] = True
             data["expected_resolution"] = fire.predicted.isoformat()
         self._event(ticket, "escalated", data)
+        if step.action is EscalationAction.NOTIFY and self.notify:
+            message = data | {
+                "ticket_id": ticket.id,
+                "team": ticket.team,
+                "priority": ticket.priority,
+            }
+            outbox.enqueue(
+                session=self.session, target="webhook", kind=ESCALATED_EVENT, ticket_id=ticket.id,
+                payload={"type": ESCALATED_EVENT, "data": message}, now=self.now,
+            )  # fmt: skip
         ticket.changed, ticket.updated_at = True, self.now
         if step.action is EscalationAction.RAISE_PRIORITY:
             return self._raise(ticket, policy, step, tiers)

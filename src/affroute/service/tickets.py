@@ -165,6 +165,8 @@ def ingest(
         "queued": taken.agent_id is None,
         "assignment_reason": taken.reason,
     }
+    if routing.enrichment:  # the CRM values used, and whether their source was reachable
+        trace["enrichment"] = routing.enrichment
     decision_row = DecisionRow(
         ticket_id=ticket.id,
         config_version=decision.config_version,

@@ -24,6 +24,21 @@ def signed_headers(secret: str, delivery_id: str, body: str, now: datetime) -> d
     }
 
 
+def send(
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    *,
+    delivery_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> httpx.Response:
+    """POST one signed event; raises ``httpx.HTTPError`` when the network fails."""
+    body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": data})
+    return client.post(url, content=body, headers=signed_headers(secret, delivery_id, body, now))
+
+
 def post(
     client: httpx.Client,
     url: str,
@@ -35,10 +50,9 @@ def post(
     now: datetime,
 ) -> bool:
     """Deliver one event; True when the receiver took it (2xx). Never raises on the network."""
-    body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": data})
     try:
-        response = client.post(
-            url, content=body, headers=signed_headers(secret, delivery_id, body, now)
+        response = send(
+            client, url, secret, delivery_id=delivery_id, event_type=event_type, data=data, now=now
         )
     except httpx.HTTPError as exc:
         log.warning("webhook %s to %s failed: %s", delivery_id, url, type(exc).__name__)

@@ -432,3 +432,49 @@ class ModelRow(Base):
             postgresql_where=text("mode != 'registered'"),
         ),
     )
+
+
+class WebhookReceiptRow(Base):
+    """An inbound event already taken: a sender's repeat of it is answered, not redone."""
+
+    __tablename__ = "webhook_receipts"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A call to another system (help-desk write-back, signed webhook), written in the
+    transaction that caused it and delivered by the background job until it succeeds
+    or is parked as dead."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    target: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class EnrichmentSourceRow(Base):
+    """When a CRM source was last read, and whether it answered: routing trusts the catalog
+    (the cache) and the trace says how fresh it is."""
+
+    __tablename__ = "enrichment_sources"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    last_attempt_at: Mapped[datetime]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    partners: Mapped[int] = mapped_column(Integer, default=0)

@@ -32,7 +32,7 @@ from affroute.api.schemas import (
     TicketRead,
 )
 from affroute.domain import Priority, Ticket, TicketStatus
-from affroute.service import learning, tickets
+from affroute.service import inbound, learning, tickets
 from affroute.service.errors import ForbiddenError, NotFoundError
 from affroute.service.keys import Principal, Role
 from affroute.store.models import TicketRow
@@ -75,8 +75,10 @@ def create_ticket(
         tags=tuple(body.tags),
         created_at=body.created_at or now,
     )
-    done = state.uow.run_grouped(
-        lambda session: tickets.ingest(
+    announce = bool(state.settings.events_webhook_url)
+
+    def work(session: Session) -> tickets.Ingested:
+        done = tickets.ingest(
             session=session,
             cache=state.cache,
             ticket=ticket,
@@ -85,7 +87,11 @@ def create_ticket(
             request_hash=request_hash,
             now=now,
         )
-    )
+        if announce and not done.replayed:  # the events webhook hears of every decision
+            inbound.announce_decision(session=session, ingested=done, now=now)
+        return done
+
+    done = state.uow.run_grouped(work)
     # Shaped outside the transaction, serialised once (no second validation pass).
     result = IngestResult.of(done.ticket, done.decision, replayed=done.replayed)
     return Response(
