@@ -24,11 +24,13 @@ from standardwebhooks.webhooks import Webhook
 from affroute.config import EnrichmentSource, SourceKind
 from affroute.integrations import crm
 from affroute.service import enrichment
+from affroute.service.keys import Role
 from affroute.service.uow import UnitOfWork
 from affroute.settings import Settings
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import OutboxRow, TicketRow
 from tests.api.conftest import Server, _fresh_database, run_server, seed_catalog
+from tests.api.test_dashboard import add_user, page_csrf, signed_in
 from tests.integrations.conftest import (
     MAPPING,
     FakeApi,
@@ -219,8 +221,18 @@ def test_a_help_desk_that_keeps_failing_parks_the_delivery_until_retried(
                 ).status_code
                 == 403
             )
-        retried = admin.post(f"/api/v1/integrations/deliveries/{parked['delivery_id']}/retry")
-        assert retried.json()["status"] == "pending"
+        # On the dashboard: staff see the dead letter; an admin sends it again from there.
+        add_user(live, "watcher", Role.ANALYST)
+        add_user(live, "lead", Role.ADMIN)
+        with signed_in(live, "watcher") as analyst_page:
+            page = analyst_page.get("/deliveries").text
+            assert f'data-delivery="{parked["delivery_id"]}"' in page and ">Retry<" not in page
+        with signed_in(live, "lead") as lead:
+            page = lead.get("/deliveries").text
+            retried = lead.post(
+                f"/deliveries/{parked['delivery_id']}/retry", data={"csrf": page_csrf(page)}
+            )
+            assert retried.status_code == 200 and "Queued to be sent again" in retried.text
         wait_for(
             lambda: (
                 admin.get("/api/v1/integrations/deliveries", params={"status": "delivered"}).json()
