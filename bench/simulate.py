@@ -12,10 +12,10 @@ import numpy as np
 import simpy
 
 from affroute.config import load_config
-from affroute.sim.cli import generated_workload
 from affroute.sim.model import Arrival, HandlingModel, Policy, PolicyKind, SimAgent
 from affroute.sim.queueing import erlang_c_wait, simulate_mmc
 from affroute.sim.run import simulate
+from affroute.sim.workload import generated_workload
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "affiliate.yaml"
 TICKETS, AGENTS, DISTINCT, DAYS = 1_000_000, 200, 20_000, 30.0

@@ -14,11 +14,11 @@ from affroute.config import RoutingConfig, load_config
 from affroute.domain import Agent, Priority
 from affroute.engine import AgentPool, WorkItem
 from affroute.sim.baseline import ANY_TEAM, BaselinePool
-from affroute.sim.cli import config_agents, generated_workload
 from affroute.sim.files import InputError, read_agents
 from affroute.sim.model import HandlingModel, Policy, PolicyKind
 from affroute.sim.report import summarise
 from affroute.sim.run import SimResult, simulate
+from affroute.sim.workload import config_agents, generated_workload
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "affiliate.yaml"
 
