@@ -23,6 +23,7 @@ from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
+from affroute.api.routes import simulations as simulation_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
@@ -145,7 +146,7 @@ def create_app(
         config_routes,
         sla_routes,
     )
-    for module in (*routers, survey_routes, tuning_routes, survey_page):
+    for module in (*routers, survey_routes, tuning_routes, simulation_routes, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
     pages.install(app)
