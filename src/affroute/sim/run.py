@@ -277,6 +277,8 @@ def simulate(
         return True
 
     def arrive(i: int, now: float) -> None:
+        nonlocal clock
+        clock = (now, ordered[i].at)  # the arrival's own datetime: no conversion
         p = profile[i]
         if p.sla >= 0:
             code = i * per_ticket + p.sla * _STEPS
