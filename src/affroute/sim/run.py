@@ -374,8 +374,6 @@ def simulate(
         if now + every < end:
             push(now + every, _SAMPLE, 0)
 
-    if count:
-        push(created[0], _ARRIVE, 0)
     push(0.0, _SAMPLE, 0)
 
     handlers: dict[int, Callable[[int, float], None]] = {
@@ -384,17 +382,27 @@ def simulate(
         _ESCALATE: escalate,
         _SAMPLE: sample,
     }
+    # Arrivals are already in time order, so they stay out of the heap: the next one runs
+    # when it sorts before the heap's head as ``(time, _ARRIVE)`` would (same order as if
+    # pushed; all arrivals lie before the end).
+    arrival = 0
     now = 0.0
-    while heap and heap[0][0] < end:
-        now, _, _, kind, target = heapq.heappop(heap)
-        if kind == _ARRIVE:
-            if target + 1 < count:
-                push(created[target + 1], _ARRIVE, target + 1)
-            arrive(target, now)
-            if progress is not None and target % 10_000 == 0:
-                progress(target)
-        else:
+    while True:
+        if arrival < count and (
+            not heap
+            or created[arrival] < heap[0][0]
+            or (created[arrival] == heap[0][0] and heap[0][1] > _ARRIVE)
+        ):
+            now = created[arrival]
+            arrive(arrival, now)
+            if progress is not None and arrival % 10_000 == 0:
+                progress(arrival)
+            arrival += 1
+        elif heap and heap[0][0] < end:
+            now, _, _, kind, target = heapq.heappop(heap)
             handlers[kind](target, now)
+        else:
+            break
     for k in range(len(roster)):
         account(k, end)
     if progress is not None:
