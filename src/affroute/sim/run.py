@@ -148,7 +148,9 @@ def simulate(
     is_router = policy.kind is PolicyKind.ROUTER
     calendars = business_calendars(config.calendars)
     profile = _profiles(ordered, config, context)
-    fr_due, res_due, ladder = _deadlines(since_start[:count], start, profile, config, calendars)
+    fr_due, res_due, ladder = _deadlines(
+        since_start[:count], start, profile, config, calendars, end
+    )
     per_ticket = len(config.sla_policies) * _STEPS  # escalation codes: ticket, policy, step
 
     # -- per-ticket state (plain lists: the loop touches them millions of times) ----------
@@ -280,12 +282,6 @@ def simulate(
         nonlocal clock
         clock = (now, ordered[i].at)  # the arrival's own datetime: no conversion
         p = profile[i]
-        if p.sla >= 0:
-            code = i * per_ticket + p.sla * _STEPS
-            for number, fires in enumerate(ladder[p.sla]):
-                fire = fires[i]
-                if fire < end:
-                    push(fire, _ESCALATE, code + number)
         if is_router:
             team[i] = p.team
             offer(i, p.team, now, p.skills)
@@ -379,26 +375,38 @@ def simulate(
     handlers: dict[int, Callable[[int, float], None]] = {
         _DONE: done,
         _SHIFT: shift,
-        _ESCALATE: escalate,
         _SAMPLE: sample,
     }
-    # Arrivals are already in time order, so they stay out of the heap: the next one runs
-    # when it sorts before the heap's head as ``(time, _ARRIVE)`` would (same order as if
-    # pushed; all arrivals lie before the end).
-    arrival = 0
+    # Arrivals and escalation steps are known in advance and already in time order, so
+    # they stay out of the heap (a million pending steps would make every pop slow). The
+    # loop takes whichever of the three heads sorts first as ``(time, kind)``, which is the
+    # order a heap would give; a step waits for its ticket to arrive, as if scheduled then.
+    arrival = step = 0
+    steps = len(ladder.times)
+    never = (math.inf, 0)
     now = 0.0
     while True:
-        if arrival < count and (
-            not heap
-            or created[arrival] < heap[0][0]
-            or (created[arrival] == heap[0][0] and heap[0][1] > _ARRIVE)
-        ):
-            now = created[arrival]
+        first = (heap[0][0], heap[0][1]) if heap else never
+        source = 0
+        if step < steps and ladder.tickets[step] < arrival:
+            due = (ladder.times[step], _ESCALATE)
+            if due < first:
+                first, source = due, 1
+        if arrival < count:
+            due = (created[arrival], _ARRIVE)
+            if due < first:
+                first, source = due, 2
+        if source == 2:
+            now = first[0]
             arrive(arrival, now)
             if progress is not None and arrival % 10_000 == 0:
                 progress(arrival)
             arrival += 1
-        elif heap and heap[0][0] < end:
+        elif source == 1:
+            now = first[0]
+            escalate(ladder.codes[step], now)
+            step += 1
+        elif first[0] < end:
             now, _, _, kind, target = heapq.heappop(heap)
             handlers[kind](target, now)
         else:
@@ -477,22 +485,35 @@ def _profiles(
     return profile
 
 
+@dataclass(frozen=True, slots=True)
+class _Ladder:
+    """Escalation steps in the order they fire: time, the ticket, and the event code."""
+
+    times: list[float]
+    tickets: list[int]
+    codes: list[int]
+
+
 def _deadlines(
     since_start: Sequence[int],
     start: datetime,
     profile: Sequence[_Routed],
     config: RoutingConfig,
     calendars: dict[str, BusinessCalendar],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], list[list[list[float]]]]:
-    """First-response and resolution deadlines, and per SLA policy the time each escalation
-    step fires, for every arrival at once (seconds from the start; inf: none)."""
+    end: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], _Ladder]:
+    """First-response and resolution deadlines (seconds from the start; inf: none) and every
+    escalation step that fires before ``end``, for all arrivals at once."""
     count = len(profile)
     start_us = (start - _EPOCH) // _US
     at = np.asarray(since_start, dtype=np.int64) + start_us
     policy_of = np.fromiter((p.sla for p in profile), dtype=np.int64, count=count)
     first_response = np.full(count, math.inf)
     resolution = np.full(count, math.inf)
-    ladder: list[list[list[float]]] = []
+    per_ticket = len(config.sla_policies) * _STEPS
+    fire_times: list[NDArray[np.float64]] = []
+    tickets: list[NDArray[np.intp]] = []
+    codes: list[NDArray[np.int64]] = []
     for k, sla in enumerate(config.sla_policies):
         rows = np.flatnonzero(policy_of == k)
         calendar = calendars[sla.calendar]
@@ -504,18 +525,29 @@ def _deadlines(
 
         first_response[rows] = due(sla.first_response)
         resolution[rows] = due(sla.resolution)
-        steps: list[list[float]] = []
-        for step in sla.escalations[:_STEPS]:
+        for number, step in enumerate(sla.escalations[:_STEPS]):
             after = (
                 sla.resolution * step.at_fraction
                 if step.at_fraction is not None
                 else step.after or timedelta(0)
             )
-            fires = np.full(count, math.inf)
-            fires[rows] = due(after)
-            steps.append(fires.tolist())
-        ladder.append(steps)
-    return first_response, resolution, ladder
+            fires = due(after)
+            kept = fires < end
+            fire_times.append(fires[kept])
+            tickets.append(rows[kept])
+            codes.append(rows[kept] * per_ticket + k * _STEPS + number)
+    if not fire_times:
+        return first_response, resolution, _Ladder([], [], [])
+    fire = np.concatenate(fire_times)
+    ticket = np.concatenate(tickets)
+    code = np.concatenate(codes)
+    # The order they would leave a heap in: by time, then as scheduled (ticket, then step).
+    order = np.lexsort((code, fire))
+    return (
+        first_response,
+        resolution,
+        _Ladder(fire[order].tolist(), ticket[order].tolist(), code[order].tolist()),
+    )
 
 
 def _seconds_after(instants: NDArray[np.int64], start_us: int) -> NDArray[np.float64]:
