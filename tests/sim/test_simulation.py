@@ -12,13 +12,14 @@ from typer.testing import CliRunner
 from affroute.cli import app
 from affroute.config import RoutingConfig, load_config
 from affroute.domain import Agent, Priority
-from affroute.engine import AgentPool, WorkItem
+from affroute.engine import AgentPool, Router, WorkItem
 from affroute.sim.baseline import ANY_TEAM, BaselinePool
-from affroute.sim.cli import config_agents, generated_workload
 from affroute.sim.files import InputError, read_agents
 from affroute.sim.model import HandlingModel, Policy, PolicyKind
 from affroute.sim.report import summarise
 from affroute.sim.run import SimResult, simulate
+from affroute.sim.workload import config_agents, generated_workload
+from affroute.sla import business_calendars
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "affiliate.yaml"
 
@@ -47,6 +48,22 @@ def test_same_seed_same_result_other_seed_other_draws(config: RoutingConfig) -> 
     assert summarise(first) == summarise(again)
     other = _run(config, PolicyKind.ROUTER, seed=3)
     assert not np.array_equal(first.solved, other.solved, equal_nan=True)
+
+
+def test_deadlines_are_the_calendars_deadlines_for_each_ticket(config: RoutingConfig) -> None:
+    arrivals, context = generated_workload(config, 300, 7, np.random.default_rng(1))
+    result = _run(config, PolicyKind.ROUTER, tickets=300)
+    assert result.has_sla.sum() > 50
+    router, calendars = Router(config), business_calendars(config.calendars)
+    policies = {p.name: p for p in config.sla_policies}
+    ordered = sorted(arrivals, key=lambda a: a.at)
+    start = ordered[0].at
+    for k, arrival in enumerate(ordered[: result.arrivals]):
+        sla = policies.get(router.route(arrival.ticket, context, arrival.at).sla_policy or "")
+        assert result.has_sla[k] == (sla is not None)
+        if sla is not None:
+            due = calendars[sla.calendar].add(arrival.at, sla.resolution)
+            assert result.resolution_due[k] == (due - start).total_seconds() / 3600
 
 
 @pytest.mark.parametrize("kind", list(PolicyKind))

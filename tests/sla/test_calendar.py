@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -171,3 +172,26 @@ def test_threads_share_a_calendar_safely(calendars: dict[str, Calendar]) -> None
         chunks = [starts[i::4] for i in range(4)]
         results = list(pool.map(lambda chunk: [shared.add(s, 30 * HOUR) for s in chunk], chunks))
     assert [results[i % 4][i // 4] for i in range(400)] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["americas_hours", "emea_hours", "apac_hours"]),
+    offsets=st.lists(st.integers(0, 400 * 86_400 * 10**6), min_size=1, max_size=40),
+    minutes=st.sampled_from([0, 1, 30, 60 * 4, 60 * 10, 60 * 24, 60 * 24 * 9]),
+)
+def test_add_many_matches_add_to_the_microsecond(
+    example_config: RoutingConfig, name: str, offsets: list[int], minutes: int
+) -> None:
+    calendar = built(example_config.calendars, name)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    starts = [base + timedelta(microseconds=o) for o in offsets]
+    # exact interval ends too: a deadline landing on a closing time is the closing time
+    starts += [calendar.add(s, timedelta(hours=1)) for s in starts[:5]]
+    duration = timedelta(minutes=minutes)
+    batch = calendar.add_many(
+        np.asarray([(s - epoch) // timedelta(microseconds=1) for s in starts]), duration
+    )
+    expected = [calendar.add(s, duration) for s in starts]
+    assert [epoch + timedelta(microseconds=int(us)) for us in batch] == expected

@@ -25,6 +25,7 @@ from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
 from affroute.api.routes import integrations as integration_routes
 from affroute.api.routes import models as model_routes
+from affroute.api.routes import simulations as simulation_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
@@ -164,7 +165,8 @@ def create_app(
         sla_routes,
         integration_routes,
     )
-    for module in (*routers, model_routes, survey_routes, tuning_routes, survey_page):
+    modules = (*routers, model_routes, survey_routes, tuning_routes, simulation_routes)
+    for module in (*modules, survey_page):
         app.include_router(module.router)
     survey_page.install_log_redaction()
     pages.install(app)

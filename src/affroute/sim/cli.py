@@ -14,9 +14,9 @@ from rich.table import Table
 from affroute.config import ConfigError, RoutingConfig, load_config
 from affroute.engine import RoutingContext
 from affroute.sim.files import InputError, read_agents, read_arrivals, read_servicenow
-from affroute.sim.model import BASELINES, Arrival, HandlingModel, Policy, PolicyKind, SimAgent
+from affroute.sim.model import BASELINES, Policy, PolicyKind
 from affroute.sim.report import METRICS, compare
-from affroute.sim.run import SimResult, simulate
+from affroute.sim.workload import config_agents, generated_workload, run_policies
 
 out = Console()
 err = Console(stderr=True)
@@ -29,29 +29,6 @@ def _config(path: Path) -> RoutingConfig:
         for issue in exc.issues:
             err.print(f"{exc.source}: {issue}", markup=False, highlight=False)
         raise typer.Exit(1) from None
-
-
-def generated_workload(
-    config: RoutingConfig, tickets: int, days: float, rng: np.random.Generator
-) -> tuple[list[Arrival], RoutingContext]:
-    """A generated affiliate program: its labelled tickets and its routing context."""
-    from affroute.synth import GeneratorSpec, generate_program
-
-    weeks = max(1, int(np.ceil(days / 7)))
-    program = generate_program(GeneratorSpec(tickets=tickets, weeks=weeks), rng)
-    context = RoutingContext.build(
-        partners=program.partners,
-        deals=program.deals,
-        campaigns=program.campaigns,
-        anomalies=program.anomalies,
-        scoring=config.scoring,
-    )
-    return [Arrival(t.ticket, t.true_team) for t in program.tickets], context
-
-
-def config_agents(config: RoutingConfig) -> list[SimAgent]:
-    """The config's agents, each on the calendar of their first team."""
-    return [SimAgent(a, config.teams[a.teams[0]].calendar) for a in config.agents]
 
 
 def simulate_command(
@@ -114,28 +91,24 @@ def simulate_command(
     if baselines:
         policies += [Policy(kind.value, kind, base) for kind in BASELINES]
 
-    runs: dict[str, list[SimResult]] = {p.name: [] for p in policies}
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err, transient=True,
     )  # fmt: skip
     with bar:
         total = bar.add_task("simulating", total=len(policies) * seeds)
-        for policy in policies:
-            for replica in replica_seeds:
-                bar.update(total, description=f"simulating {policy.name}")
-                runs[policy.name].append(
-                    simulate(
-                        arriving,
-                        policy=policy,
-                        agents=roster,
-                        context=context,
-                        handling=HandlingModel(),
-                        rng=np.random.default_rng(replica),
-                        days=days,
-                    )
-                )
-                bar.advance(total)
+
+        runs_started = 0
+
+        def started(policy: Policy) -> None:
+            nonlocal runs_started
+            bar.update(total, completed=runs_started, description=f"simulating {policy.name}")
+            runs_started += 1
+
+        runs = run_policies(
+            arriving, policies, agents=roster, context=context, days=days,
+            seeds=replica_seeds, started=started,
+        )  # fmt: skip
 
     first = runs[policies[0].name][0]
     table = Table(

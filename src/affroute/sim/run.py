@@ -5,19 +5,20 @@ solve them. One seeded generator draws every handling time."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
-from affroute.config import FACTORS, EscalationAction, SkillRequirement, SlaPolicy
+from affroute.config import FACTORS, EscalationAction, RoutingConfig, SkillRequirement
 from affroute.domain import PRIORITY_RANK, Agent, AgentStatus, Priority
-from affroute.engine import AgentPool, Assignment, Router, RoutingContext, WorkItem
+from affroute.engine import AgentPool, Assignment, Router, RoutingContext, RoutingDecision, WorkItem
 from affroute.sim.baseline import ANY_TEAM, BaselinePool
 from affroute.sim.model import Arrival, HandlingModel, Policy, PolicyKind, SimAgent
 from affroute.sla import BusinessCalendar, business_calendars
@@ -25,6 +26,8 @@ from affroute.sla import BusinessCalendar, business_calendars
 # Event kinds, and their order at equal times: capacity frees before new work arrives.
 _DONE, _SHIFT, _ESCALATE, _ARRIVE, _SAMPLE = range(5)
 _DAY = 86_400.0
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STEPS = 16  # escalation steps per policy the event target can address
 _DEAL = FACTORS.index("deal_value")
 SEGMENTS: tuple[tuple[float, str], ...] = (
@@ -86,13 +89,19 @@ class SimResult:
 
 @dataclass(frozen=True, slots=True)
 class _Routed:
+    """A distinct ticket (and its true team) as the Router decided it, and the work it is."""
+
     team: str
     priority: Priority
     score: float
     skills: tuple[SkillRequirement, ...]
     preferred: str | None
-    sla: SlaPolicy | None
+    sla: int  # index into the config's SLA policies; -1: none
     segment: str
+    category: str
+    expected: str | None
+    work: int  # one id per (category, skill names): handling times are cached per agent
+    skill_names: tuple[str, ...]
 
 
 def simulate(
@@ -113,15 +122,15 @@ def simulate(
     the same decision), so a workload that repeats tickets at new times routes each once.
     """
     config = policy.config
-    router = Router(config)
-    calendars = business_calendars(config.calendars)
     ordered = sorted(arrivals, key=lambda a: a.at)
     if not ordered:
         raise ValueError("no arrivals to simulate")
     start = ordered[0].at
     end = days * _DAY
-    ordered = [a for a in ordered if (a.at - start).total_seconds() < end]
-    count = len(ordered)
+    since_start = [(a.at - start) // _US for a in ordered]  # exact microseconds
+    created = (np.asarray(since_start, dtype=np.int64) / 1e6).tolist()  # == total_seconds()
+    count = bisect.bisect_left(created, end)
+    del ordered[count:], created[count:]
     roster = [s.agent for s in agents]
     if not roster:
         raise ValueError("no agents to simulate")
@@ -137,32 +146,26 @@ def simulate(
         else BaselinePool(offline, policy.kind)
     )
     is_router = policy.kind is PolicyKind.ROUTER
-    policies = {p.name: p for p in config.sla_policies}
-    policy_ids = {p.name: k for k, p in enumerate(config.sla_policies)}
+    calendars = business_calendars(config.calendars)
+    profile = _profiles(ordered, config, context)
+    fr_due, res_due, ladder = _deadlines(
+        since_start[:count], start, profile, config, calendars, end
+    )
+    per_ticket = len(config.sla_policies) * _STEPS  # escalation codes: ticket, policy, step
 
     # -- per-ticket state (plain lists: the loop touches them millions of times) ----------
-    created = [0.0] * count
     first_response = [math.nan] * count
     solved = [math.nan] * count
-    fr_due = [math.inf] * count
-    res_due = [math.inf] * count
-    has_sla = [False] * count
-    priority: list[Priority] = [Priority.P4] * count
-    routed_priority = [""] * count
+    priority = [p.priority for p in profile]
     team = [""] * count
-    segment = [""] * count
-    expected: list[str | None] = [None] * count
-    skill_names: list[tuple[str, ...]] = [()] * count
-    category = [""] * count
     holder: list[int] = [-1] * count
     done_at = [math.nan] * count
     misrouted = [False] * count
     queued_in: list[str | None] = [None] * count
     escalations = [0] * count
     misroutes = [0] * count
-    score = [0.0] * count
     escalations_by_action: Counter[str] = Counter()
-    decisions: dict[int, _Routed] = {}
+    mean_seconds: list[dict[int, float]] = [{} for _ in roster]  # per agent, per work id
 
     # -- agents: load while on shift, for utilisation --------------------------------------
     load = [0] * len(roster)
@@ -200,8 +203,21 @@ def simulate(
         sigma = handling.sigma
         return mean_seconds * math.exp(sigma * z - 0.5 * sigma * sigma)
 
+    clock = (math.nan, start)  # the last instant converted: events come in bursts
+
     def at_time(now: float) -> datetime:
-        return start + timedelta(seconds=now)
+        nonlocal clock
+        if clock[0] != now:
+            clock = (now, start + timedelta(seconds=now))
+        return clock[1]
+
+    def handling_seconds(k: int, p: _Routed) -> float:
+        known = mean_seconds[k].get(p.work)
+        if known is None:
+            held = agent_skills[k]
+            level = max((held.get(n, 0) for n in p.skill_names), default=2)
+            known = mean_seconds[k][p.work] = handling.mean_minutes(p.category, level) * 60.0
+        return known
 
     def assigned(assignment: Assignment, now: float) -> None:
         i = int(assignment.ticket_id)
@@ -215,27 +231,27 @@ def simulate(
         holder[i] = k
         if math.isnan(first_response[i]):
             first_response[i] = now + handling.first_response_minutes * 60.0
-        truth = expected[i]
+        p = profile[i]
+        truth = p.expected
         if truth is not None and truth not in agent_teams[k]:
             misrouted[i] = True
             took = draw(handling.misroute_minutes * 60.0)
         else:
             misrouted[i] = False
-            held = agent_skills[k]
-            level = max((held.get(n, 0) for n in skill_names[i]), default=2)
-            took = draw(handling.mean_minutes(category[i], level) * 60.0)
+            took = draw(handling_seconds(k, p))
         done_at[i] = now + took
         push(now + took, _DONE, i)
 
     def offer(i: int, to_team: str, now: float, skills: tuple[SkillRequirement, ...] = ()) -> None:
+        p = profile[i]
         item = WorkItem(
             ticket_id=str(i),
             team=to_team,
             priority=priority[i],
-            score=score[i],
-            created_at=at_time(created[i]),
+            score=p.score,
+            created_at=ordered[i].at,
             skills=skills,
-            preferred_agent=decisions_pref.get(i),
+            preferred_agent=p.preferred,
         )
         outcome = pool.offer(item, at_time(now))
         if outcome.assignment is not None:
@@ -243,8 +259,6 @@ def simulate(
         else:
             queued_in[i] = to_team
             queued_by_team[to_team] += 1
-
-    decisions_pref: dict[int, str] = {}
 
     def release(i: int, now: float) -> None:
         k = holder[i]
@@ -265,52 +279,12 @@ def simulate(
         return True
 
     def arrive(i: int, now: float) -> None:
-        arrival = ordered[i]
-        ticket = arrival.ticket
-        routed = decisions.get(id(ticket))
-        if routed is None:
-            decision = router.route(ticket, context, arrival.at)
-            raw = decision.breakdown.raws[_DEAL]
-            routed = _Routed(
-                team=decision.team,
-                priority=decision.priority,
-                score=decision.score,
-                skills=decision.required_skills,
-                preferred=decision.preferred_agent,
-                sla=policies.get(decision.sla_policy or ""),
-                segment=deal_segment(float(raw) if isinstance(raw, int | float) else None),
-            )
-            decisions[id(ticket)] = routed
-        priority[i] = routed.priority
-        routed_priority[i] = routed.priority.value
-        score[i] = routed.score
-        segment[i] = routed.segment
-        category[i] = ticket.category.value if ticket.category is not None else ""
-        expected[i] = arrival.true_team
-        target = arrival.true_team or routed.team
-        team_skills = config.teams[target].skills if target in config.teams else ()
-        skill_names[i] = tuple(s.name for s in routed.skills) or tuple(team_skills)
-        sla = routed.sla
-        if sla is not None:
-            calendar = calendars[sla.calendar]
-            has_sla[i] = True
-            fr_due[i] = _offset(calendar.add(arrival.at, sla.first_response), start)
-            res_due[i] = _offset(calendar.add(arrival.at, sla.resolution), start)
-            base = policy_ids[sla.name] * _STEPS
-            for number, step in enumerate(sla.escalations[:_STEPS]):
-                after = (
-                    sla.resolution * step.at_fraction
-                    if step.at_fraction is not None
-                    else step.after or timedelta(0)
-                )
-                fire = _offset(calendar.add(arrival.at, after), start)
-                if fire < end:
-                    push(fire, _ESCALATE, (i * len(policies) * _STEPS) + base + number)
-        if routed.preferred is not None:
-            decisions_pref[i] = routed.preferred
+        nonlocal clock
+        clock = (now, ordered[i].at)  # the arrival's own datetime: no conversion
+        p = profile[i]
         if is_router:
-            team[i] = routed.team
-            offer(i, routed.team, now, routed.skills)
+            team[i] = p.team
+            offer(i, p.team, now, p.skills)
         else:
             team[i] = ANY_TEAM
             offer(i, ANY_TEAM, now)
@@ -318,7 +292,7 @@ def simulate(
     def done(i: int, now: float) -> None:
         if holder[i] < 0 or done_at[i] != now:
             return  # handed elsewhere since this was scheduled
-        truth = expected[i]
+        truth = profile[i].expected
         if misrouted[i] and truth is not None:
             misroutes[i] += 1
             release(i, now)
@@ -332,7 +306,6 @@ def simulate(
         release(i, now)
 
     def escalate(code: int, now: float) -> None:
-        per_ticket = len(policies) * _STEPS
         i, rest = divmod(code, per_ticket)
         policy_id, number = divmod(rest, _STEPS)
         if not math.isnan(solved[i]):
@@ -397,29 +370,47 @@ def simulate(
         if now + every < end:
             push(now + every, _SAMPLE, 0)
 
-    for i, arrival in enumerate(ordered):
-        created[i] = (arrival.at - start).total_seconds()
-    if count:
-        push(created[0], _ARRIVE, 0)
     push(0.0, _SAMPLE, 0)
 
     handlers: dict[int, Callable[[int, float], None]] = {
         _DONE: done,
         _SHIFT: shift,
-        _ESCALATE: escalate,
         _SAMPLE: sample,
     }
+    # Arrivals and escalation steps are known in advance and already in time order, so
+    # they stay out of the heap (a million pending steps would make every pop slow). The
+    # loop takes whichever of the three heads sorts first as ``(time, kind)``, which is the
+    # order a heap would give; a step waits for its ticket to arrive, as if scheduled then.
+    arrival = step = 0
+    steps = len(ladder.times)
+    never = (math.inf, 0)
     now = 0.0
-    while heap and heap[0][0] < end:
-        now, _, _, kind, target = heapq.heappop(heap)
-        if kind == _ARRIVE:
-            if target + 1 < count:
-                push(created[target + 1], _ARRIVE, target + 1)
-            arrive(target, now)
-            if progress is not None and target % 10_000 == 0:
-                progress(target)
-        else:
+    while True:
+        first = (heap[0][0], heap[0][1]) if heap else never
+        source = 0
+        if step < steps and ladder.tickets[step] < arrival:
+            due = (ladder.times[step], _ESCALATE)
+            if due < first:
+                first, source = due, 1
+        if arrival < count:
+            due = (created[arrival], _ARRIVE)
+            if due < first:
+                first, source = due, 2
+        if source == 2:
+            now = first[0]
+            arrive(arrival, now)
+            if progress is not None and arrival % 10_000 == 0:
+                progress(arrival)
+            arrival += 1
+        elif source == 1:
+            now = first[0]
+            escalate(ladder.codes[step], now)
+            step += 1
+        elif first[0] < end:
+            now, _, _, kind, target = heapq.heappop(heap)
             handlers[kind](target, now)
+        else:
+            break
     for k in range(len(roster)):
         account(k, end)
     if progress is not None:
@@ -431,15 +422,15 @@ def simulate(
     return SimResult(
         policy=policy.name,
         horizon_hours=end / hours,
-        created=np.asarray(created) / hours,
         first_response=np.asarray(first_response) / hours,
         solved=np.asarray(solved) / hours,
-        priority=routed_priority,
+        priority=[p.priority.value for p in profile],
         team=team,
-        segment=segment,
-        has_sla=np.asarray(has_sla, dtype=np.bool_),
-        first_response_due=np.asarray(fr_due) / hours,
-        resolution_due=np.asarray(res_due) / hours,
+        segment=[p.segment for p in profile],
+        has_sla=np.asarray([p.sla >= 0 for p in profile], dtype=np.bool_),
+        created=np.asarray(created) / hours,
+        first_response_due=fr_due / hours,
+        resolution_due=res_due / hours,
         escalations=np.asarray(escalations, dtype=np.int64),
         misroutes=np.asarray(misroutes, dtype=np.int64),
         in_service=in_service,
@@ -453,6 +444,116 @@ def simulate(
             if shift_time[k] > 0 and roster[k].capacity > 0
         },
     )
+
+
+def _profiles(
+    ordered: Sequence[Arrival], config: RoutingConfig, context: RoutingContext
+) -> list[_Routed]:
+    """Each arrival's routing decision and work; every distinct ticket is routed once."""
+    router = Router(config)
+    policy_ids = {p.name: k for k, p in enumerate(config.sla_policies)}
+    decisions: dict[int, RoutingDecision] = {}
+    known: dict[tuple[int, str | None], _Routed] = {}
+    works: dict[tuple[str, tuple[str, ...]], int] = {}
+    profile: list[_Routed] = []
+    for arrival in ordered:
+        ticket = arrival.ticket
+        found = known.get((id(ticket), arrival.true_team))
+        if found is None:
+            decision = decisions.get(id(ticket))
+            if decision is None:
+                decision = decisions[id(ticket)] = router.route(ticket, context, arrival.at)
+            raw = decision.breakdown.raws[_DEAL]
+            target = arrival.true_team or decision.team
+            team_skills = config.teams[target].skills if target in config.teams else ()
+            skill_names = tuple(s.name for s in decision.required_skills) or tuple(team_skills)
+            category = ticket.category.value if ticket.category is not None else ""
+            found = known[(id(ticket), arrival.true_team)] = _Routed(
+                team=decision.team,
+                priority=decision.priority,
+                score=decision.score,
+                skills=decision.required_skills,
+                preferred=decision.preferred_agent,
+                sla=policy_ids.get(decision.sla_policy or "", -1),
+                segment=deal_segment(float(raw) if isinstance(raw, int | float) else None),
+                category=category,
+                expected=arrival.true_team,
+                work=works.setdefault((category, skill_names), len(works)),
+                skill_names=skill_names,
+            )
+        profile.append(found)
+    return profile
+
+
+@dataclass(frozen=True, slots=True)
+class _Ladder:
+    """Escalation steps in the order they fire: time, the ticket, and the event code."""
+
+    times: list[float]
+    tickets: list[int]
+    codes: list[int]
+
+
+def _deadlines(
+    since_start: Sequence[int],
+    start: datetime,
+    profile: Sequence[_Routed],
+    config: RoutingConfig,
+    calendars: dict[str, BusinessCalendar],
+    end: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], _Ladder]:
+    """First-response and resolution deadlines (seconds from the start; inf: none) and every
+    escalation step that fires before ``end``, for all arrivals at once."""
+    count = len(profile)
+    start_us = (start - _EPOCH) // _US
+    at = np.asarray(since_start, dtype=np.int64) + start_us
+    policy_of = np.fromiter((p.sla for p in profile), dtype=np.int64, count=count)
+    first_response = np.full(count, math.inf)
+    resolution = np.full(count, math.inf)
+    per_ticket = len(config.sla_policies) * _STEPS
+    fire_times: list[NDArray[np.float64]] = []
+    tickets: list[NDArray[np.intp]] = []
+    codes: list[NDArray[np.int64]] = []
+    for k, sla in enumerate(config.sla_policies):
+        rows = np.flatnonzero(policy_of == k)
+        calendar = calendars[sla.calendar]
+
+        starts = at[rows]
+
+        def due(after: timedelta) -> NDArray[np.float64]:
+            return _seconds_after(calendar.add_many(starts, after), start_us)  # noqa: B023
+
+        first_response[rows] = due(sla.first_response)
+        resolution[rows] = due(sla.resolution)
+        for number, step in enumerate(sla.escalations[:_STEPS]):
+            after = (
+                sla.resolution * step.at_fraction
+                if step.at_fraction is not None
+                else step.after or timedelta(0)
+            )
+            fires = due(after)
+            kept = fires < end
+            fire_times.append(fires[kept])
+            tickets.append(rows[kept])
+            codes.append(rows[kept] * per_ticket + k * _STEPS + number)
+    if not fire_times:
+        return first_response, resolution, _Ladder([], [], [])
+    fire = np.concatenate(fire_times)
+    ticket = np.concatenate(tickets)
+    code = np.concatenate(codes)
+    # The order they would leave a heap in: by time, then as scheduled (ticket, then step).
+    order = np.lexsort((code, fire))
+    return (
+        first_response,
+        resolution,
+        _Ladder(fire[order].tolist(), ticket[order].tolist(), code[order].tolist()),
+    )
+
+
+def _seconds_after(instants: NDArray[np.int64], start_us: int) -> NDArray[np.float64]:
+    """Epoch microseconds as seconds after the start, as ``timedelta.total_seconds`` gives."""
+    seconds: NDArray[np.float64] = (instants - start_us) / 1e6
+    return seconds
 
 
 def _offset(at: datetime, start: datetime) -> float:

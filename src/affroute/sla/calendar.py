@@ -22,6 +22,9 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
+
 from affroute.config.model import Calendar
 
 _US = timedelta(microseconds=1)
@@ -263,6 +266,40 @@ class BusinessCalendar:
                     need -= high - low
             need -= total
             ordinal += 1
+
+    def add_many(self, starts: NDArray[np.int64], duration: timedelta) -> NDArray[np.int64]:
+        """``add`` for many starts at once; instants are microseconds since the epoch (UTC).
+
+        The open intervals from the earliest start's date on are laid end to end once, so
+        each deadline is two binary searches in their running open time (the simulator
+        computes millions of deadlines; the walk in ``add`` would dominate its run).
+        """
+        need = duration // _US
+        if need < 0:
+            raise ValueError(f"expected a duration of zero or more, got {duration}")
+        starts = np.asarray(starts, dtype=np.int64)
+        if self._always_open or need == 0 or starts.size == 0:
+            return starts + need
+        self._check_opens()
+        latest = int(starts.max())
+        intervals: list[tuple[int, int]] = []
+        ordinal = self._local_ordinal(int(starts.min()))
+        last = self._local_ordinal(latest)
+        after_latest = 0  # open time after the latest start: enough once it reaches need
+        while ordinal <= last or after_latest < need:
+            for low, high in self._day(ordinal)[0]:
+                intervals.append((low, high))
+                if high > latest:
+                    after_latest += high - max(low, latest)
+            ordinal += 1
+        bounds = np.asarray(intervals, dtype=np.int64).reshape(-1, 2)
+        lows, highs = bounds[:, 0], bounds[:, 1]
+        open_before = np.concatenate(([0], np.cumsum(highs - lows)))
+        first = np.searchsorted(highs, starts, side="right")  # the first interval ending later
+        target = open_before[first] + np.maximum(0, starts - lows[first]) + need
+        reached = np.searchsorted(open_before[1:], target, side="left")
+        result: NDArray[np.int64] = lows[reached] + (target - open_before[reached])
+        return result
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time from ``start`` to ``end`` (negative when ``end`` comes first)."""
