@@ -294,6 +294,12 @@ TABLE: list[Row] = [
         {"ticket_id": "{solved}", "csat": 4},
         read_back="/api/v1/surveys?ticket_id={solved}",
     ),
+    Row(
+        "POST",
+        "/api/v1/simulations",
+        allow(200, "admin analyst"),
+        {"tickets": 50, "days": 1, "seeds": 1},
+    ),
     Row("GET", "/health", dict.fromkeys(ROLES, 200)),
     Row("GET", "/ready", dict.fromkeys(ROLES, 200)),
 ]

@@ -80,3 +80,30 @@ def test_oversized_or_malformed_requests_are_refused_naming_the_field(server: Se
         assert "candidates[0]" in refused(admin, {**SMALL, "candidates": [broken]})
         taken = {**candidate(), "name": "fifo"}
         assert "candidates[0].name" in refused(admin, {**SMALL, "candidates": [taken]})
+
+
+def test_the_dashboard_runs_the_same_comparison(server: Server) -> None:
+    from affroute.service.keys import Role
+    from tests.api.test_dashboard import add_user, page_csrf, signed_in
+
+    spec = {"tickets": 300, "days": 2, "seeds": 2, "baselines": True, "seed": 0}
+    with server.client("analyst") as analyst:
+        api = analyst.post("/api/v1/simulations", json=spec)
+        assert api.status_code == 200, api.text
+    add_user(server, "planner", Role.ANALYST)
+    with signed_in(server, "planner") as browser:
+        page = browser.get("/simulate").text
+        form = {"csrf": page_csrf(page), "arrivals": "generated", "tickets": "300"}
+        form |= {"days": "2", "seeds": "2", "baselines": "1"}
+        shown = browser.post("/simulate", data=form)
+        assert shown.status_code == 200, shown.text
+        bad = browser.post("/simulate", data=form | {"candidate": "teams: ["})
+        assert bad.status_code == 422 and 'role="alert"' in bad.text
+    policies = api.json()["policies"]
+    for policy in policies:
+        assert f'data-policy="{policy["name"]}"' in shown.text
+    # The page's figures are the API's, rounded as the table prints them.
+    active = next(p for p in policies if p["name"] == "active")
+    solved = active["metrics"]["solved_share"]
+    row = shown.text.split('data-metric="solved_share"', 1)[1].split("</tr>", 1)[0]
+    assert f"{solved['mean']:.3g} ± {solved['ci95']:.2g}" in row

@@ -4,6 +4,7 @@ number on a page is the number the API gives; live parts are fragments polled by
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from affroute.service import (
     outbox,
     registry,
     satisfaction,
+    simulations,
     sla,
     surveys,
     tickets,
@@ -35,6 +37,7 @@ from affroute.service import (
 from affroute.service.errors import AffrouteError, InvalidInputError, NotFoundError
 from affroute.service.keys import Role
 from affroute.service.users import WebUser
+from affroute.sim.report import METRICS
 from affroute.store.models import OPEN_STATUSES, PartnerRow, SurveyRow, TicketRow
 from affroute.web.auth import (
     LOGIN_COOKIE,
@@ -835,6 +838,77 @@ def delivery_retry(
     except AffrouteError as exc:
         return _deliveries_page(request, state, user, "dead", 409, problem=exc.message)
     return _deliveries_page(request, state, user, "dead", message="Queued to be sent again.")
+
+
+# -- simulator ---------------------------------------------------------------------------
+
+
+@dataclass
+class SimulationForm:
+    arrivals: str = "generated"
+    tickets: int = 2_000
+    days: int = 7
+    seeds: int = 3
+    baselines: bool = True
+    candidate: str = ""
+
+
+def _simulate_page(
+    request: Request, user: WebUser, form: SimulationForm, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return render(
+        request, "simulate.html", user, status, active="simulate", form=form,
+        metrics=list(METRICS.items()), max_tickets=simulations.MAX_TICKETS,
+        max_days=int(simulations.MAX_DAYS), max_seeds=simulations.MAX_SEEDS, **context,
+    )  # fmt: skip
+
+
+@router.get("/simulate")
+def simulate_page(request: Request, user: Staff) -> Response:
+    return _simulate_page(request, user, SimulationForm())
+
+
+@router.post("/simulate")
+def simulate_run(
+    request: Request,
+    state: StateDep,
+    user: Staff,
+    csrf: Annotated[str, Form()] = "",
+    arrivals: Annotated[str, Form()] = "generated",
+    tickets: Annotated[int, Form(ge=1)] = 2_000,
+    days: Annotated[int, Form(ge=1)] = 7,
+    seeds: Annotated[int, Form(ge=1)] = 3,
+    baselines: Annotated[bool, Form()] = False,
+    candidate: Annotated[str, Form(max_length=200_000)] = "",
+) -> Response:
+    """Run a comparison as the API's POST /simulations does, and show it."""
+    check_csrf(user, csrf)
+    form = SimulationForm(arrivals, tickets, days, seeds, baselines, candidate)
+    now = state.clock()
+    yaml_text = candidate.replace("\r\n", "\n").strip()
+    spec = simulations.SimulationSpec(
+        arrivals="stored" if arrivals == "stored" else "generated",
+        tickets=tickets,
+        days=float(days),
+        since=now - timedelta(days=days) if arrivals == "stored" else None,
+        until=None,
+        candidates=[simulations.Candidate("candidate", yaml_text)] if yaml_text else [],
+        baselines=baselines,
+        seeds=seeds,
+        seed=0,
+    )
+    try:
+        result = simulations.run(uow=state.uow, cache=state.cache, spec=spec, now=now)
+    except AffrouteError as exc:
+        problem = "; ".join(_problems(exc))
+        return _simulate_page(request, user, form, 422, problem=problem)
+    names = list(result.table)
+    breach = [result.table[p]["sla_breach_rate"].mean for p in names]
+    shown = [None if math.isnan(b) else round(100 * b, 2) for b in breach]
+    breach_chart = bar(names, shown, "% breached")
+    return _simulate_page(
+        request, user, form, result=result, policies=names, breach_chart=breach_chart
+    )
 
 
 # -- tuning ------------------------------------------------------------------------------
