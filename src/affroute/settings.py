@@ -39,3 +39,10 @@ class Settings(BaseSettings):
         default=None,
         description="signing secret for outbound webhooks, 'whsec_' + base64 (Standard Webhooks)",
     )
+    analytics_refresh_seconds: float = Field(
+        default=10.0, ge=0, description="how often the analytics facts catch up; 0 turns it off"
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token a Prometheus scrape of /metrics may use instead of an API key",
+    )

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from affroute.analytics import facts
 from affroute.api import errors, survey_page
 from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
+from affroute.api.routes import metrics as metric_routes
 from affroute.api.routes import sla as sla_routes
 from affroute.api.routes import surveys as survey_routes
 from affroute.api.routes import tickets as ticket_routes
@@ -111,6 +113,7 @@ def create_app(
                 (settings.rebalance_seconds, _rebalance),
                 (settings.sla_sweep_seconds, _sweep_sla),
                 (settings.survey_dispatch_seconds, _dispatch_surveys),
+                (settings.analytics_refresh_seconds, _refresh_facts),
             )
             if seconds
         ]
@@ -133,8 +136,9 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     routers = (ticket_routes, catalog_routes, agent_routes, config_routes, sla_routes)
-    for module in (*routers, survey_routes, survey_page):
+    for module in (*routers, survey_routes, metric_routes, survey_page):
         app.include_router(module.router)
+    app.include_router(metric_routes.scrape)
     survey_page.install_log_redaction()
 
     @app.get("/health", response_model=Health, tags=["health"])
@@ -177,6 +181,11 @@ def _sweep_sla(state: AppState) -> int:
     """Fire the escalation steps that came due (other workers may sweep at the same time)."""
     done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock())
     return done.fired
+
+
+def _refresh_facts(state: AppState) -> int:
+    """Bring the analytics facts up to the event log (other workers may be at it: skip)."""
+    return state.uow.run(lambda s: facts.refresh(session=s)).tickets
 
 
 def _dispatch_surveys(state: AppState) -> int:
