@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import matplotlib
@@ -239,7 +239,8 @@ def render(found: Overview) -> str:
     """The report's HTML: one file, inline CSS and SVG, nothing loaded from elsewhere."""
     f = found.filters
     start = f.created_from.date().isoformat() if f.created_from else "the start"
-    end = f.created_to.date().isoformat() if f.created_to else "now"
+    last = f.created_to - timedelta(microseconds=1) if f.created_to else None  # the end is open
+    end = last.date().isoformat() if last else "now"
     charts = {
         "resolution": _resolution_chart(found.resolution),
         "trend": _trend_chart(found.trend),
