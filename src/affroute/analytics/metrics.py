@@ -392,6 +392,8 @@ def score_resolution_correlation(
     *, session: Session, filters: Filters, bin_width: float = 10.0
 ) -> ScoreCorrelation:
     """Pearson and Spearman correlation of score with resolution hours; binned medians."""
+    if not 1.0 <= bin_width <= 50.0:
+        raise ValueError("bin_width is between 1 and 50 score points")
     where = _where(filters)
     resolved = int(
         session.scalar(select(func.count()).where(*where, F.resolution_seconds.is_not(None))) or 0

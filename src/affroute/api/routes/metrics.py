@@ -202,7 +202,7 @@ def correlation(
     _: Reader,
     filters: FiltersDep,
     fmt: FormatDep = None,
-    bin_width: Annotated[float, Query(gt=0, le=50)] = 10.0,
+    bin_width: Annotated[float, Query(ge=1, le=50, description="score points per bin")] = 10.0,
 ) -> Any:
     """Priority score against resolution hours: Pearson, Spearman, binned medians, points.
 
