@@ -54,6 +54,7 @@ from affroute.store.models import (
     DecisionRow,
     SurveyRow,
     TicketEventRow,
+    TicketFactRow,
     TicketRow,
 )
 from affroute.synth import GeneratorSpec, generate_program
@@ -202,11 +203,25 @@ def rows(
 
 
 def refresh_all(url: str) -> float:
-    """Derive every ticket's facts; seconds taken."""
-    uow = UnitOfWork(session_factory(make_engine(url)))
+    """Derive every ticket's facts, as a bulk load: indexes built after the rows; seconds.
+
+    A refresh keeps the indexes up as it writes, which is right for the few tickets of
+    each round; for a million at once, sorting each index once is many times faster than
+    a million random inserts into six of them.
+    """
+    engine = make_engine(url)
+    uow = UnitOfWork(session_factory(engine))
     began = time.perf_counter()
+    indexes = list(_table(TicketFactRow).indexes)
+    with engine.begin() as conn:
+        for index in indexes:
+            index.drop(conn)
     while uow.run(lambda s: facts.refresh(session=s, limit=500_000)).events:
         pass
+    with engine.begin() as conn:
+        for index in indexes:
+            index.create(conn)
+    engine.dispose()
     return time.perf_counter() - began
 
 
@@ -291,7 +306,8 @@ def show(title: str, figures: dict[str, dict[str, float]], build: dict[str, floa
             )  # fmt: skip
     console.print(table)
     console.print(
-        f"build: rows stored in {build['fill']:.0f} s, facts derived in {build['refresh']:.0f} s "
+        f"build: rows stored in {build['fill']:.0f} s, facts derived and indexed in "
+        f"{build['refresh']:.0f} s "
         f"({build['tickets'] / build['refresh']:,.0f} tickets/s)"
     )
 
