@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -60,7 +61,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def _sampled(
     session: Session, where: list[ColumnElement[bool]], resolved: int, *columns: object
-) -> list[tuple[float, ...]]:
+) -> list[tuple[Any, ...]]:
     """Resolved tickets' values: all of them, or about ``SAMPLE_LIMIT`` chosen uniformly."""
     conditions = [*where, F.resolution_seconds.is_not(None)]
     if resolved > SAMPLE_LIMIT:
@@ -127,14 +128,8 @@ def resolution_by_segment(
     activation, and each segment has a ``before`` and an ``after`` row.
     """
     bands = segments(edges)
-    if around is None:
-        return _resolution(session, filters, bands, "all")
-    at = config_change(session=session, version=around).activated_at
-    before_to = at if filters.created_to is None else min(at, filters.created_to)
-    after_from = at if filters.created_from is None else max(at, filters.created_from)
-    before = _resolution(session, replace(filters, created_to=before_to), bands, "before")
-    after = _resolution(session, replace(filters, created_from=after_from), bands, "after")
-    return before + after
+    split = None if around is None else config_change(session=session, version=around).activated_at
+    return _resolution(session, filters, bands, split)
 
 
 def _segment_condition(segment: Segment) -> ColumnElement[bool]:
@@ -149,35 +144,48 @@ def _segment_condition(segment: Segment) -> ColumnElement[bool]:
 
 
 def _resolution(
-    session: Session, filters: Filters, bands: list[Segment], period: str
+    session: Session, filters: Filters, bands: list[Segment], split: datetime | None
 ) -> list[SegmentResolution]:
+    """Rows per period ("all", or "before" and "after" ``split``) and segment.
+
+    Each segment is one range of the deal-value index, read once for both periods (exact
+    counts and means); one sample of the whole window gives the medians of both.
+    """
     where = _where(filters)
-    # One range of the deal-value index per segment: exact counts and means.
+    periods: list[tuple[str, ColumnElement[bool] | None]] = (
+        [("all", None)] if split is None
+        else [("before", F.created_at < split), ("after", F.created_at >= split)]
+    )  # fmt: skip
+    measures: list[Any] = []
+    for _, inside in periods:
+        for measure in (func.count(), func.count(F.resolution_seconds),
+                        func.sum(F.resolution_seconds)):  # fmt: skip
+            measures.append(measure if inside is None else measure.filter(inside))
     totals = [
-        session.execute(
-            select(func.count(), func.count(F.resolution_seconds), func.avg(F.resolution_seconds))
-            .where(*where, _segment_condition(band))
-        ).one()
+        session.execute(select(*measures).where(*where, _segment_condition(band))).one()
         for band in bands
-    ]  # fmt: skip
-    resolved = sum(int(row[1]) for row in totals)
-    points = _sampled(session, where, resolved, F.deal_value, F.resolution_seconds)
-    hours: dict[str, list[float]] = defaultdict(list)
-    for value, seconds in points:
+    ]
+    resolved = sum(int(row[1 + 3 * i] or 0) for row in totals for i in range(len(periods)))
+    points = _sampled(session, where, resolved, F.created_at, F.deal_value, F.resolution_seconds)
+    hours: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for created, value, seconds in points:
+        period = "all" if split is None else "before" if created < split else "after"
         band = next((b for b in bands if b.holds(value)), None)
         if band is not None:
-            hours[band.name].append(seconds / HOUR)
+            hours[(period, band.name)].append(seconds / HOUR)
     rows = []
-    for band, (tickets, done, mean) in zip(bands, totals, strict=True):
-        middle = median(hours[band.name])
-        rows.append(
-            SegmentResolution(
-                period=period, segment=band.name, low=band.low, high=band.high,
-                tickets=int(tickets), resolved=int(done),
-                mean_hours=float(mean) / HOUR if mean is not None else None,
-                median_hours=middle, median_of=len(hours[band.name]),
-            )
-        )  # fmt: skip
+    for i, (period, _) in enumerate(periods):
+        for band, row in zip(bands, totals, strict=True):
+            tickets, done, total = row[3 * i : 3 * i + 3]
+            mine = hours[(period, band.name)]
+            rows.append(
+                SegmentResolution(
+                    period=period, segment=band.name, low=band.low, high=band.high,
+                    tickets=int(tickets or 0), resolved=int(done or 0),
+                    mean_hours=float(total) / done / HOUR if done else None,
+                    median_hours=median(mine), median_of=len(mine),
+                )
+            )  # fmt: skip
     return rows
 
 

@@ -149,10 +149,11 @@ def about_to_breach(
     horizon = now + within
     query = _open_tickets(select(TicketRow), filters).where(
         TicketRow.sla_status.in_(_RUNNING),
+        # Only deadlines still ahead: tickets long past theirs are not "about to" breach.
         or_(
-            TicketRow.first_response_by <= horizon,
-            TicketRow.next_response_by <= horizon,
-            TicketRow.resolution_by <= horizon,
+            TicketRow.first_response_by.between(now, horizon),
+            TicketRow.next_response_by.between(now, horizon),
+            TicketRow.resolution_by.between(now, horizon),
         ),
     )
     found = []
