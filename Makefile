@@ -61,6 +61,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/ml.py
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -101,3 +101,10 @@ class Settings(BaseSettings):
     salesforce_url: str | None = Field(default=None, description="the instance URL")
     salesforce_token: str | None = Field(default=None, description="an OAuth access token")
     salesforce_api_version: str = "v60.0"
+    analytics_refresh_seconds: float = Field(
+        default=10.0, ge=0, description="how often the analytics facts catch up; 0 turns it off"
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token a Prometheus scrape of /metrics may use instead of an API key",
+    )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from affroute.analytics import facts
 from affroute.api import errors, survey_page
 from affroute.api.deps import AppState, StateDep, utc_now
 from affroute.api.routes import agents as agent_routes
@@ -24,6 +25,7 @@ from affroute.api.routes import anomalies as anomaly_routes
 from affroute.api.routes import catalog as catalog_routes
 from affroute.api.routes import config as config_routes
 from affroute.api.routes import integrations as integration_routes
+from affroute.api.routes import metrics as metric_routes
 from affroute.api.routes import models as model_routes
 from affroute.api.routes import simulations as simulation_routes
 from affroute.api.routes import sla as sla_routes
@@ -131,6 +133,7 @@ def create_app(
                 (settings.anomaly_scan_seconds, _scan_anomalies),
                 (settings.outbox_seconds, _deliver_outbox),
                 (settings.enrichment_seconds, _refresh_enrichment),
+                (settings.analytics_refresh_seconds, _refresh_facts),
             )
             if seconds
         ]
@@ -166,8 +169,9 @@ def create_app(
         integration_routes,
     )
     modules = (*routers, model_routes, survey_routes, tuning_routes, simulation_routes)
-    for module in (*modules, survey_page):
+    for module in (*modules, metric_routes, survey_page):
         app.include_router(module.router)
+    app.include_router(metric_routes.scrape)
     survey_page.install_log_redaction()
     pages.install(app)
 
@@ -212,6 +216,11 @@ def _sweep_sla(state: AppState) -> int:
     notify = bool(state.settings.events_webhook_url)
     done = sla.sweep(uow=state.uow, cache=state.cache, now=state.clock(), notify=notify)
     return done.fired
+
+
+def _refresh_facts(state: AppState) -> int:
+    """Bring the analytics facts up to the event log (other workers may be at it: skip)."""
+    return state.uow.run(lambda s: facts.refresh(session=s)).tickets
 
 
 def _dispatch_surveys(state: AppState) -> int:

@@ -79,11 +79,14 @@ class Satisfaction:
 
 def net_promoter_score(scores: Iterable[int]) -> float | None:
     values = list(scores)
-    if not values:
-        return None
     promoters = sum(1 for v in values if v >= 9)
     detractors = sum(1 for v in values if v <= 6)
-    return 100.0 * (promoters - detractors) / len(values)
+    return nps_of_counts(promoters, detractors, len(values))
+
+
+def nps_of_counts(promoters: int, detractors: int, answers: int) -> float | None:
+    """% promoters (9-10) minus % detractors (0-6) of the NPS answers; None without any."""
+    return 100.0 * (promoters - detractors) / answers if answers else None
 
 
 def monday(at: datetime) -> date:

@@ -478,3 +478,55 @@ class EnrichmentSourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     deals: Mapped[int] = mapped_column(Integer, default=0)
     partners: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketFactRow(Base):
+    """One narrow row per ticket with what the metrics ask of it, kept by ``analytics.facts``.
+
+    Derived from the ticket, its first decision, its event log and its survey, and
+    recomputed whole whenever the ticket has new events: the metrics read these rows
+    through covering indexes instead of joining the wide tables.
+    """
+
+    __tablename__ = "ticket_facts"
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime]
+    team: Mapped[str] = mapped_column(String(64))  # the current team
+    first_team: Mapped[str] = mapped_column(String(64))  # chosen by the first decision
+    decided_by: Mapped[str] = mapped_column(String(200))  # the first decision's team_source
+    priority: Mapped[str] = mapped_column(String(4))
+    partner_tier: Mapped[str] = mapped_column(String(16))  # "unknown" without a partner
+    deal_value: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    resolved_at: Mapped[datetime | None]  # the first solve
+    resolution_seconds: Mapped[float | None] = mapped_column(Float)
+    assigned_seconds: Mapped[float | None] = mapped_column(Float)  # creation to first agent
+    misrouted: Mapped[bool] = mapped_column(Boolean)  # moved to another team by a person
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    has_sla: Mapped[bool] = mapped_column(Boolean)
+    breached: Mapped[bool] = mapped_column(Boolean)
+    survey_week: Mapped[date | None] = mapped_column(Date)  # Monday of the solve week
+    survey_issued: Mapped[bool] = mapped_column(Boolean)  # a survey went out
+    engagement_band: Mapped[str | None] = mapped_column(String(16))
+    csat: Mapped[int | None] = mapped_column(Integer)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    # A uniform number in [0, 1) from the ticket id: a stable sample for distributions.
+    sample_key: Mapped[float] = mapped_column(Float)
+
+    # Each metric groups by the leading columns of one index and finds every other column
+    # it reads in that index too, so SQLite streams its GROUP BY without a sort.
+    __table_args__ = (
+        Index("ix_facts_created", "created_at", "team", "partner_tier", "deal_value",
+              "resolution_seconds", "score"),
+        Index("ix_facts_sample", "sample_key", "created_at", "team", "partner_tier",
+              "deal_value", "resolution_seconds", "score"),
+        Index("ix_facts_deal", "deal_value", "created_at", "team", "partner_tier",
+              "resolution_seconds"),
+        Index("ix_facts_decided", "decided_by", "first_team", "team", "created_at",
+              "partner_tier", "misrouted", "escalated", "resolved_at"),
+        Index("ix_facts_sla", "team", "priority", "partner_tier", "created_at", "has_sla",
+              "breached", "escalated", "assigned_seconds", "resolved_at"),
+        Index("ix_facts_survey", "engagement_band", "survey_week", "created_at", "team",
+              "partner_tier", "survey_issued", "csat", "nps"),
+    )  # fmt: skip

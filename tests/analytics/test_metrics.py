@@ -1,0 +1,203 @@
+"""Each metric on the hand-built program of conftest.py, against figures worked out by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from affroute.analytics import facts, metrics, operational
+from affroute.analytics.metrics import Filters
+from affroute.service.errors import NotFoundError
+from affroute.service.uow import UnitOfWork
+from affroute.store.models import TicketRow
+from tests.analytics.conftest import NOW, T0, H, event
+from tests.conftest import T0 as MONDAY
+
+ALL = Filters()
+
+
+def by_segment(rows: list[metrics.SegmentResolution], period: str = "all") -> dict[str, tuple]:
+    return {
+        r.segment: (r.tickets, r.resolved, r.mean_hours, r.median_hours)
+        for r in rows
+        if r.period == period
+    }
+
+
+def test_resolution_by_deal_value_segment(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.resolution_by_segment(session=s, filters=ALL))
+    assert by_segment(rows) == {
+        "no deal": (2, 1, 20.0, 20.0),  # t4 solved in 20 h; t5 open
+        "under $5K": (2, 2, 3.0, 3.0),  # t1 2 h, t2 4 h
+        "$5K-$20K": (0, 0, None, None),
+        "$20K-$50K": (0, 0, None, None),
+        "$50K+": (1, 1, 10.0, 10.0),
+    }
+
+
+def test_segments_are_configurable(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.resolution_by_segment(session=s, filters=ALL, edges=[2_000]))
+    assert by_segment(rows) == {
+        "no deal": (2, 1, 20.0, 20.0),
+        "under $2K": (1, 1, 2.0, 2.0),
+        "$2K+": (2, 2, 7.0, 7.0),  # t2 4 h and t3 10 h
+    }
+
+
+def test_before_and_after_a_configuration_change(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.resolution_by_segment(session=s, filters=ALL, around="v2"))
+    before, after = by_segment(rows, "before"), by_segment(rows, "after")
+    assert before["under $5K"] == (2, 2, 3.0, 3.0)
+    assert before["$50K+"] == (1, 1, 10.0, 10.0)
+    assert before["no deal"] == (0, 0, None, None)
+    assert after["no deal"] == (2, 1, 20.0, 20.0)
+    assert after["under $5K"] == (0, 0, None, None)
+    latest = uow.run(
+        lambda s: metrics.resolution_by_segment(session=s, filters=ALL, around="latest")
+    )
+    assert latest == rows
+    with pytest.raises(NotFoundError):
+        uow.run(lambda s: metrics.resolution_by_segment(session=s, filters=ALL, around="v9"))
+
+
+def test_filters_by_tier_team_and_creation_time(uow: UnitOfWork) -> None:
+    gold = uow.run(
+        lambda s: metrics.resolution_by_segment(session=s, filters=Filters(partner_tier="gold"))
+    )
+    assert sum(r.tickets for r in gold) == 2
+    analytics = uow.run(
+        lambda s: metrics.misroute_rate(session=s, filters=Filters(team="analytics"))
+    )
+    assert analytics[-1].tickets == 3  # t2, t3, t4 are on analytics now
+    window = Filters(created_from=T0 + H, created_to=T0 + 3 * H)  # t2 and t3
+    rows = uow.run(lambda s: metrics.resolution_by_segment(session=s, filters=window))
+    assert by_segment(rows)["under $5K"] == (1, 1, 4.0, 4.0)
+
+
+def test_misroute_rate_is_blamed_on_the_first_decision(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.misroute_rate(session=s, filters=ALL))
+    found = {r.decided_by: (r.kind, r.tickets, r.misrouted, r.escalated) for r in rows}
+    assert found == {
+        "rule:r1": ("rule", 2, 1, 1),
+        "model:m1": ("model", 2, 1, 0),
+        "default": ("default", 1, 0, 0),
+        "all": ("all", 5, 2, 1),
+    }
+    total = rows[-1]
+    assert (total.misroute_rate, total.escalation_rate) == (0.4, 0.2)
+
+
+def test_model_precision_and_recall_from_outcomes(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.model_quality(session=s, filters=ALL))
+    found = {
+        r.team: (r.decisions, r.confirmed, r.corrected, r.missed, r.precision, r.recall)
+        for r in rows
+    }
+    # t3 sent to analytics and solved there; t4 sent to finance, moved to analytics.
+    assert found == {
+        "analytics": (1, 1, 0, 1, 1.0, 0.5),
+        "finance": (1, 0, 1, 0, 0.0, None),
+    }
+    assert {(r.source, r.model) for r in rows} == {("live", "model:m1")}
+
+
+def test_a_last_evaluation_is_listed_beside_the_live_figures(uow: UnitOfWork) -> None:
+    held_out = metrics.ModelQuality("evaluation", "model:m1", "finance", 40, 30, 10, 5, 0.75, 6 / 7)
+    rows = uow.run(
+        lambda s: metrics.model_quality(session=s, filters=ALL, evaluation=lambda _: [held_out])
+    )
+    assert rows[-1] == held_out
+
+
+def test_score_and_resolution_speed_correlation(uow: UnitOfWork) -> None:
+    found = uow.run(lambda s: metrics.score_resolution_correlation(session=s, filters=ALL))
+    # (score, hours): (90, 2), (70, 4), (40, 10), (20, 20); means 55 and 9.
+    assert (found.resolved, found.sample) == (4, 4)
+    assert found.spearman == pytest.approx(-1.0)
+    assert found.pearson == pytest.approx(-720 / math.sqrt(2900 * 196))
+    medians = {b.low: b.median_hours for b in found.bins if b.tickets}
+    assert medians == {20.0: 20.0, 40.0: 10.0, 70.0: 4.0, 90.0: 2.0}
+    assert sorted((p.score, p.hours) for p in found.points) == [
+        (20.0, 20.0), (40.0, 10.0), (70.0, 4.0), (90.0, 2.0)
+    ]  # fmt: skip
+
+
+def test_satisfaction_by_engagement_level(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.satisfaction_by_engagement(session=s, filters=ALL))
+    overall = {r.group: (r.surveys, r.responses, r.csat, r.nps) for r in rows if r.week is None}
+    # top: CSAT 5 and 3, NPS 10 (promoter) and 6 (detractor); low: CSAT 4, NPS 9.
+    assert overall == {"top": (2, 2, 4.0, 0.0), "low": (1, 1, 4.0, 100.0)}
+
+
+def test_satisfaction_trend_week_by_week(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.satisfaction_trend(session=s, filters=ALL))
+    assert len(rows) == 1
+    week = rows[0]
+    assert week.week == MONDAY.date()
+    assert (week.surveys, week.responses, week.csat) == (3, 3, 4.0)
+    assert week.nps == pytest.approx(100 * (2 - 1) / 3)
+
+
+def test_sla_compliance_and_escalations_by_priority_team_and_tier(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.sla_compliance(session=s, filters=ALL))
+    found = {(r.axis, r.key): (r.tickets, r.breached, r.escalated, r.compliance) for r in rows}
+    assert found[("priority", "p2")] == (1, 1, 1, 0.0)
+    assert found[("priority", "p3")] == (2, 0, 0, 1.0)
+    assert found[("partner_tier", "gold")] == (2, 1, 1, 0.5)
+    assert found[("partner_tier", "unknown")] == (1, 0, 0, 1.0)
+    assert found[("team", "analytics")] == (3, 1, 1, round(2 / 3, 4))
+    gold = next(r for r in rows if r.key == "gold")
+    assert gold.escalated_share == 0.5
+
+
+def test_attribution_errors_detected_and_resolved_per_week(uow: UnitOfWork) -> None:
+    rows = uow.run(lambda s: metrics.attribution_errors(session=s, filters=ALL))
+    first, second = MONDAY.date(), date(2026, 3, 9)
+    assert [(r.week, r.detected, r.resolved, r.open) for r in rows] == [
+        (first, 2, 1, 1),
+        (second, 1, 1, 1),
+    ]
+    silver = uow.run(
+        lambda s: metrics.attribution_errors(session=s, filters=Filters(partner_tier="silver"))
+    )
+    assert [(r.detected, r.resolved) for r in silver] == [(1, 1)]
+
+
+def test_operational_view(uow: UnitOfWork) -> None:
+    queues = uow.run(lambda s: operational.open_queues(session=s, filters=ALL))
+    assert [(q.team, q.priority, q.open, q.waiting) for q in queues] == [("general", "p3", 1, 1)]
+    waiting = uow.run(lambda s: operational.oldest_waiting(session=s, filters=ALL, now=NOW))
+    assert [(w.ticket_id, w.waiting_hours) for w in waiting] == [("t5", 26.0)]
+    risky = uow.run(lambda s: operational.about_to_breach(session=s, filters=ALL, now=NOW))
+    assert [(r.ticket_id, r.minutes_left) for r in risky] == [("t5", 30.0)]
+    later = uow.run(lambda s: operational.about_to_breach(session=s, filters=ALL, now=NOW - 2 * H))
+    assert later == []  # due in 2.5 h: not within the hour
+
+
+def test_refresh_follows_new_events_and_breaches_without_one(uow: UnitOfWork) -> None:
+    again = uow.run(lambda s: facts.refresh(session=s))
+    assert again.events == 0
+    before = uow.run(lambda s: metrics.misroute_rate(session=s, filters=ALL))[-1]
+
+    def move(session: Session) -> None:
+        session.add(event("t5", "reassigned", NOW, from_team="general", to_team="finance",
+                          misroute=True, overturned="default"))  # fmt: skip
+
+    uow.run(move)
+    uow.run(lambda s: facts.refresh(session=s))
+    after = uow.run(lambda s: metrics.misroute_rate(session=s, filters=ALL))
+    assert after[-1].misrouted == before.misrouted + 1
+    assert next(r for r in after if r.decided_by == "default").misrouted == 1
+
+    uow.run(
+        lambda s: s.execute(
+            update(TicketRow).where(TicketRow.id == "t5").values(sla_status="breached")
+        )
+    )
+    uow.run(lambda s: facts.refresh(session=s))  # a breach has no event: found anyway
+    sla = uow.run(lambda s: metrics.sla_compliance(session=s, filters=ALL))
+    assert next(r for r in sla if r.key == "unknown").breached == 1
