@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from affroute.analytics import facts
 from affroute.service import configs, users
 from affroute.service.demo import load_program
 from affroute.service.keys import Role
@@ -159,6 +160,9 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, pg_ok: bool) -> Iterat
             uow=uow, cache=RoutingCache(), program=program, handling_time=timedelta(hours=30),
             now=now,
         )  # fmt: skip
+        # The analytics facts, as `affroute analytics refresh` brings them up to date.
+        while uow.run(lambda s: facts.refresh(session=s)).events:
+            pass
         yield from run_server(url)
 
 
@@ -191,6 +195,10 @@ def test_the_dashboard_in_a_browser(demo_server: Server) -> None:
         assert int(shown) == len(open_tickets)
         queued = page.locator('[data-metric="queued"] .value').inner_text()
         assert int(queued) == sum(1 for t in open_tickets if t["queued"])
+        misroutes = api.get("/api/v1/metrics/misroutes").json()
+        overall = next(m for m in misroutes if m["decided_by"] == "all")
+        shown = page.locator('[data-metric="misroute_rate"] .value').inner_text()
+        assert shown == f"{100 * overall['misroute_rate']:.1f}%"
         expect(page.locator("canvas[data-chart]").first).to_be_visible()
         drawn = page.evaluate(
             "() => [...document.querySelectorAll('canvas[data-chart]')]"

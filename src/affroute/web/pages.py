@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from affroute.analytics import metrics, operational
 from affroute.api.deps import AppState, StateDep
 from affroute.domain import AnomalyStatus, Priority, TicketStatus
 from affroute.service import (
@@ -38,7 +39,7 @@ from affroute.service.errors import AffrouteError, InvalidInputError, NotFoundEr
 from affroute.service.keys import Role
 from affroute.service.users import WebUser
 from affroute.sim.report import METRICS
-from affroute.store.models import OPEN_STATUSES, PartnerRow, SurveyRow, TicketRow
+from affroute.store.models import OPEN_STATUSES, SurveyRow, TicketRow
 from affroute.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -221,60 +222,32 @@ TicketViewDep = Annotated[TicketView, Depends(_ticket_view)]
 # -- overview ------------------------------------------------------------------------------
 
 
-def _ticket_scope(query: Any, filters: Filters) -> Any:
-    if filters.since is not None:
-        query = query.where(TicketRow.created_at >= filters.since)
-    if filters.until is not None:
-        query = query.where(TicketRow.created_at < filters.until)
-    if filters.team is not None:
-        query = query.where(TicketRow.team == filters.team)
-    if filters.tier is not None:
-        tiered = select(PartnerRow.id).where(PartnerRow.tier == filters.tier)
-        query = query.where(TicketRow.partner_id.in_(tiered))
-    return query
-
-
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def _metric_filters(filters: Filters) -> metrics.Filters:
+    return metrics.Filters(filters.since, filters.until, filters.team, filters.tier)
+
+
 def overview_cards(session: Session, filters: Filters, now: datetime) -> dict[str, Any]:
-    open_query = _ticket_scope(
-        select(func.count()).select_from(TicketRow).where(TicketRow.status.in_(_OPEN)), filters
-    )
-    open_count = session.scalar(open_query) or 0
-    queued = session.scalar(open_query.where(TicketRow.queued.is_(True))) or 0
-    soon = sum(
-        1
-        for row, due in sla.board(
-            session=session, now=now, team=filters.team, agent_id=None, limit=100_000
-        )
-        if due - now <= timedelta(hours=1)
-    )
-    counts = sla.stats(session=session, created_from=filters.since, created_to=filters.until)
-    axis = (
-        counts["team"]
-        if filters.tier is None
-        else [g for g in counts["tier"] if g.key == filters.tier]
-    )
-    if filters.team is not None:
-        axis = [g for g in counts["team"] if g.key == filters.team]
-    clocked = sum(g.tickets for g in axis)
-    breached = sum(g.breached for g in axis)
-    outcomes = satisfaction.routing_outcomes(
-        session=session, by=satisfaction.OutcomeKey.TEAM, since=filters.since, until=filters.until
-    )
-    if filters.team is not None:
-        outcomes = [o for o in outcomes if o.group == filters.team]
-    routed = sum(o.tickets for o in outcomes)
-    misrouted = sum(o.reassignment_rate * o.tickets for o in outcomes)
+    """The live counts (from the tickets as they are) and the period's headline figures."""
+    chosen = _metric_filters(filters)
+    queues = operational.open_queues(session=session, filters=chosen)
+    soon = operational.about_to_breach(session=session, filters=chosen, now=now, limit=10_000)
+    compliance = [r for r in metrics.sla_compliance(session=session, filters=chosen)]
+    by_priority = [r for r in compliance if r.axis == "priority"]
+    clocked = sum(r.tickets for r in by_priority)
+    breached = sum(r.breached for r in by_priority)
+    misroutes = metrics.misroute_rate(session=session, filters=chosen)
+    overall = next((m for m in misroutes if m.decided_by == "all"), None)
     happy = satisfaction.overall(session=session, since=filters.since, until=filters.until)
     return {
-        "open_tickets": open_count,
-        "queued": queued,
-        "about_to_breach": soon,
+        "open_tickets": sum(q.open for q in queues),
+        "queued": sum(q.waiting for q in queues),
+        "about_to_breach": len(soon),
         "sla_compliance": _percent(1 - breached / clocked if clocked else None),
-        "misroute_rate": _percent(misrouted / routed if routed else None),
+        "misroute_rate": _percent(overall.misroute_rate if overall else None),
         "csat": "—" if happy.csat is None else f"{happy.csat:.2f}",
         "nps": "—" if happy.nps is None else f"{happy.nps:+.0f}",
     }
@@ -290,61 +263,124 @@ def bar(
     }
 
 
+def _rounded(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def overview_charts(session: Session, filters: Filters) -> dict[str, Any]:
-    open_by_team = dict(
-        session.execute(
-            _ticket_scope(
-                select(TicketRow.team, func.count()).where(TicketRow.status.in_(_OPEN)), filters
-            ).group_by(TicketRow.team)
-        ).all()
-    )
-    counts = sla.stats(session=session, created_from=filters.since, created_to=filters.until)
-    by_engagement = [
+    """Every row of the measurement table, as charts (and the correlation's figures)."""
+    chosen = _metric_filters(filters)
+    changes = metrics.config_changes(session=session)
+    around = "latest" if len(changes) >= 2 else None
+    resolution = metrics.resolution_by_segment(session=session, filters=chosen, around=around)
+    segments_shown = list(dict.fromkeys(r.segment for r in resolution))
+    periods = list(dict.fromkeys(r.period for r in resolution))
+    by_key = {(r.period, r.segment): r for r in resolution}
+    engagement = [
         r
-        for r in satisfaction.satisfaction(
-            session=session,
-            by=satisfaction.Dimension.ENGAGEMENT,
-            since=filters.since,
-            until=filters.until,
-        )
+        for r in metrics.satisfaction_by_engagement(session=session, filters=chosen)
         if r.week is None
     ]
-    weekly: dict[date, list[float]] = {}
-    for r in satisfaction.satisfaction(
-        session=session, by=satisfaction.Dimension.TEAM, since=filters.since, until=filters.until
-    ):
-        if r.week is not None and r.csat is not None and (filters.team in (None, r.group)):
-            weekly.setdefault(r.week, []).extend([r.csat] * r.responses)
-    weeks = sorted(weekly)
+    trend = metrics.satisfaction_trend(session=session, filters=chosen)
+    attribution = metrics.attribution_errors(session=session, filters=chosen)
+    correlation = metrics.score_resolution_correlation(session=session, filters=chosen)
+    compliance = metrics.sla_compliance(session=session, filters=chosen)
+    tiers = [r for r in compliance if r.axis == "partner_tier"]
+    misroutes = [
+        m for m in metrics.misroute_rate(session=session, filters=chosen) if m.decided_by != "all"
+    ]
     return {
-        "open_by_team": bar(
-            sorted(open_by_team), [open_by_team[t] for t in sorted(open_by_team)], "open tickets"
-        ),
-        "sla_by_priority": bar(
-            [g.key for g in counts["priority"]],
-            [round(100 * g.compliance, 1) for g in counts["priority"]],
-            "% within SLA",
-            scales={"y": {"min": 0, "max": 100}},
+        "resolution": {
+            "type": "bar",
+            "data": {
+                "labels": segments_shown,
+                "datasets": [
+                    {
+                        "label": f"median hours ({period})",
+                        "data": [
+                            _rounded(by_key[(period, seg)].median_hours)
+                            if (period, seg) in by_key
+                            else None
+                            for seg in segments_shown
+                        ],
+                    }
+                    for period in periods
+                ],
+            },
+            "options": {},
+        },
+        "resolution_note": (
+            f"before / after configuration {changes[-1].version} "
+            f"(activated {changes[-1].activated_at:%Y-%m-%d %H:%M})"
+            if around
+            else "one configuration so far"
         ),
         "csat_by_engagement": bar(
-            [r.group for r in by_engagement],
-            [r.csat for r in by_engagement],
+            [r.group for r in engagement],
+            [_rounded(r.csat) for r in engagement],
             "average CSAT",
             scales={"y": {"min": 1, "max": 5}},
         ),
         "csat_trend": {
             "type": "line",
             "data": {
-                "labels": [w.isoformat() for w in weeks],
+                "labels": [r.week.isoformat() for r in trend if r.week],
                 "datasets": [
-                    {
-                        "label": "weekly CSAT",
-                        "data": [round(sum(v) / len(v), 2) for v in (weekly[w] for w in weeks)],
-                    }
+                    {"label": "weekly CSAT", "data": [_rounded(r.csat) for r in trend if r.week]}
                 ],
             },
             "options": {"scales": {"y": {"min": 1, "max": 5}}},
         },
+        "misroutes": bar(
+            [m.decided_by for m in misroutes],
+            [
+                _rounded(100 * m.misroute_rate if m.misroute_rate is not None else None, 1)
+                for m in misroutes
+            ],
+            "% reassigned to another team",
+            indexAxis="y",
+        ),
+        "attribution": {
+            "type": "bar",
+            "data": {
+                "labels": [w.week.isoformat() for w in attribution],
+                "datasets": [
+                    {"label": "detected", "data": [w.detected for w in attribution]},
+                    {"label": "resolved", "data": [w.resolved for w in attribution]},
+                ],
+            },
+            "options": {},
+        },
+        "correlation": {
+            "type": "scatter",
+            "data": {
+                "datasets": [
+                    {
+                        "label": "tickets (score, hours to resolve)",
+                        "data": [
+                            {"x": p.score, "y": round(p.hours, 2)} for p in correlation.points
+                        ],
+                    },
+                    {
+                        "type": "line",
+                        "label": "median hours per score band",
+                        "data": [
+                            {"x": (b.low + b.high) / 2, "y": _rounded(b.median_hours)}
+                            for b in correlation.bins
+                            if b.median_hours is not None
+                        ],
+                    },
+                ],
+            },
+            "options": {"scales": {"x": {"min": 0, "max": 100}}},
+        },
+        "correlation_figures": correlation,
+        "sla_by_tier": bar(
+            [r.key for r in tiers],
+            [round(100 * r.compliance, 1) for r in tiers],
+            "% within SLA",
+            scales={"y": {"min": 0, "max": 100}},
+        ),
     }
 
 
