@@ -114,8 +114,16 @@ def serve(
     env = dict(
         os.environ,
         AFFROUTE_DATABASE_URL=database_url,
+        # Background jobs off: this measures the request path. (In service they take the
+        # SQLite write lock now and then, e.g. the analytics facts refresh every 10 s.)
         AFFROUTE_REBALANCE_SECONDS="0",
         AFFROUTE_SLA_SWEEP_SECONDS="0",
+        AFFROUTE_SURVEY_DISPATCH_SECONDS="0",
+        AFFROUTE_TUNE_HOURS="0",
+        AFFROUTE_ANOMALY_SCAN_SECONDS="0",
+        AFFROUTE_OUTBOX_SECONDS="0",
+        AFFROUTE_ENRICHMENT_SECONDS="0",
+        AFFROUTE_ANALYTICS_REFRESH_SECONDS="0",
         AFFROUTE_CONFIG_PATH=str(CONFIG),
         PYTHONPATH=str(ROOT),
     )
