@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from standardwebhooks.webhooks import Webhook
 
-from affroute.service import sla
+from affroute.integrations.delivery import Deliverer
+from affroute.service import outbox, sla
 from affroute.service.runtime import RoutingCache
 from affroute.service.uow import UnitOfWork
+from affroute.settings import Settings
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import EscalationRow, TicketEventRow, TicketRow
 from tests.api.conftest import Server, seed_catalog
@@ -270,3 +273,33 @@ def test_the_sweep_leaves_the_clocks_a_recompute_from_the_events_would(
         assert left <= moved, f"{hours} hours on"
         assert done.examined > 0
     engine.dispose()
+
+
+def test_a_notify_step_sends_a_signed_webhook(server: Server, admin: httpx.Client) -> None:
+    """notify = an `escalated` event and a signed Standard Webhook, delivered by the outbox."""
+    from tests.api.test_surveys import SECRET, Receiver
+
+    seed_catalog(admin)
+    ticket = new_ticket(admin)
+    created = at(ticket["created_at"])
+    uow = UnitOfWork(session_factory(make_engine(server.database_url)))
+    when = created + timedelta(hours=19)
+    fired = sla.sweep(uow=uow, cache=RoutingCache(), now=when, notify=True)
+    assert fired.by_action == {"notify": 1}
+    receiver = Receiver()
+    try:
+        settings = Settings(
+            database_url=server.database_url,
+            events_webhook_url=receiver.url,
+            webhook_secret=SECRET,
+        )
+        with httpx.Client(timeout=10) as client:
+            deliver = Deliverer(settings, client, lambda: datetime.now(UTC))
+            done = outbox.process(uow=uow, deliver=deliver, now=lambda: when)
+        assert done.delivered == 1
+        [escalated] = receiver.wait_for("ticket.escalated")
+        headers, body = receiver.deliveries[0]
+        verified = Webhook(SECRET).verify(body, {k.lower(): v for k, v in headers.items()})
+        assert verified["data"]["ticket_id"] == ticket["id"] == escalated["data"]["ticket_id"]
+    finally:
+        receiver.server.shutdown()
