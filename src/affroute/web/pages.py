@@ -398,12 +398,6 @@ def overview(request: Request, state: StateDep, user: Anyone, filters: FiltersDe
         return {
             "cards": overview_cards(session, filters, now),
             "charts": overview_charts(session, filters),
-            "outcomes": satisfaction.routing_outcomes(
-                session=session,
-                by=satisfaction.OutcomeKey.DECIDED_BY,
-                since=filters.since,
-                until=filters.until,
-            ),
             "teams": _teams(state, session),
         }
 
@@ -600,7 +594,13 @@ def satisfaction_page(
                 .limit(20)
             )
         )
-        return {"rows": rows, "comments": comments}
+        outcomes = satisfaction.routing_outcomes(
+            session=session,
+            by=satisfaction.OutcomeKey.DECIDED_BY,
+            since=filters.since,
+            until=filters.until,
+        )
+        return {"rows": rows, "comments": comments, "outcomes": outcomes}
 
     data = state.uow.run(work)
     spec = bar(
