@@ -18,11 +18,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from affroute.domain import TicketStatus
+from affroute.service.history import KINDS, History
 from affroute.store.models import DecisionRow, SurveyRow, TicketEventRow, TicketRow
-
-_OPEN = {"new", "open", "pending", "on_hold"}
-_DONE = {TicketStatus.SOLVED.value, TicketStatus.CLOSED.value}
 
 
 class Dimension(StrEnum):
@@ -199,37 +196,25 @@ def routing_outcomes(
     tallies: dict[str, _Outcomes] = defaultdict(_Outcomes)
     for group in group_of.values():
         tallies[group].tickets += 1
-    solved_at: dict[str, datetime] = {}
-    reopened: set[str] = set()
-    reassigned: set[str] = set()
+    histories: dict[str, History] = defaultdict(History)
     events = session.execute(
         select(
             TicketEventRow.ticket_id, TicketEventRow.kind, TicketEventRow.data, TicketEventRow.at
         )
         .join(TicketRow, TicketRow.id == TicketEventRow.ticket_id)
-        .where(
-            TicketEventRow.kind.in_(("status_changed", "reassigned")),
-            *_window(TicketRow.created_at, since, until),
-        )
+        .where(TicketEventRow.kind.in_(KINDS), *_window(TicketRow.created_at, since, until))
         .order_by(TicketEventRow.id)
     )
     for ticket_id, kind, data, at in events:
-        if ticket_id not in group_of:
-            continue
-        if kind == "reassigned":
-            if data.get("misroute"):
-                reassigned.add(ticket_id)
-        elif data.get("to") in _DONE:
-            solved_at.setdefault(ticket_id, at)
-        elif data.get("from") in _DONE and data.get("to") in _OPEN:
-            reopened.add(ticket_id)
-    for ticket_id, at in solved_at.items():
-        hours = (at - created_at[ticket_id]).total_seconds() / 3600
-        tallies[group_of[ticket_id]].resolution_hours.append(hours)
-    for ticket_id in reopened:
-        tallies[group_of[ticket_id]].reopened += 1
-    for ticket_id in reassigned:
-        tallies[group_of[ticket_id]].reassigned += 1
+        if ticket_id in group_of:
+            histories[ticket_id].add(kind, data, at)
+    for ticket_id, history in histories.items():
+        tally = tallies[group_of[ticket_id]]
+        if history.solved_at is not None:
+            hours = (history.solved_at - created_at[ticket_id]).total_seconds() / 3600
+            tally.resolution_hours.append(hours)
+        tally.reopened += history.reopened
+        tally.reassigned += history.misrouted
     answers = session.execute(
         select(SurveyRow.ticket_id, SurveyRow.csat).where(SurveyRow.csat.is_not(None))
     )

@@ -13,7 +13,6 @@ import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from affroute.config import FACTORS
-from affroute.domain import PartnerTier, Priority, PromotionType, TicketStatus, Urgency
+from affroute.domain import PartnerTier, Priority, PromotionType, Urgency
 from affroute.engine import enrich
 from affroute.feedback.outcomes import TicketOutcome
 from affroute.feedback.tune import TuneSettings, tune
 from affroute.service import configs
 from affroute.service.errors import ConflictError, NotFoundError
+from affroute.service.history import DONE, KINDS, History
 from affroute.service.runtime import Routing
 from affroute.service.tickets import ticket_from_row
 from affroute.store.models import (
@@ -37,8 +37,6 @@ from affroute.store.models import (
     TuningProposalRow,
 )
 
-_DONE = (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)
-_OPEN = {"new", "open", "pending", "on_hold"}
 _CHUNK = 500
 
 
@@ -53,25 +51,17 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-@dataclass
-class _History:
-    solved_at: datetime | None = None
-    first_response_at: datetime | None = None
-    reassigned: bool = False
-    reopened: bool = False
-
-
 def stored_outcomes(
     *, session: Session, routing: Routing, since: datetime | None = None
 ) -> list[TicketOutcome]:
     """The outcome of every solved or closed ticket created since ``since``."""
-    query = select(TicketRow).where(TicketRow.status.in_(_DONE))
+    query = select(TicketRow).where(TicketRow.status.in_(DONE))
     if since is not None:
         query = query.where(TicketRow.created_at >= since)
     rows = list(session.scalars(query.order_by(TicketRow.created_at, TicketRow.id)))
     ids = [row.id for row in rows]
     decisions: dict[str, DecisionRow] = {}
-    histories: dict[str, _History] = defaultdict(_History)
+    histories: dict[str, History] = defaultdict(History)
     answers: dict[str, tuple[int | None, int | None]] = {}
     for chunk in _chunks(ids):
         firsts = (
@@ -90,20 +80,12 @@ def stored_outcomes(
             )
             .where(
                 TicketEventRow.ticket_id.in_(chunk),
-                TicketEventRow.kind.in_(("status_changed", "reassigned", "first_response")),
+                TicketEventRow.kind.in_(KINDS),
             )
             .order_by(TicketEventRow.id)
         )
         for ticket_id, kind, data, at in events:
-            history = histories[ticket_id]
-            if kind == "first_response":
-                history.first_response_at = history.first_response_at or at
-            elif kind == "reassigned":
-                history.reassigned = history.reassigned or bool(data.get("misroute"))
-            elif data.get("to") in _DONE:
-                history.solved_at = history.solved_at or at
-            elif data.get("from") in _DONE and data.get("to") in _OPEN:
-                history.reopened = True
+            histories[ticket_id].add(kind, data, at)
         for ticket_id, csat, nps in session.execute(
             select(SurveyRow.ticket_id, SurveyRow.csat, SurveyRow.nps).where(
                 SurveyRow.ticket_id.in_(chunk), SurveyRow.status == "answered"
@@ -126,7 +108,7 @@ def _hours(later: datetime, earlier: datetime) -> float:
 def _outcome(
     row: TicketRow,
     decision: DecisionRow,
-    history: _History,
+    history: History,
     answer: tuple[int | None, int | None] | None,
     routing: Routing,
 ) -> TicketOutcome:
@@ -160,7 +142,7 @@ def _outcome(
             _hours(history.first_response_at, row.created_at) if history.first_response_at else None
         ),
         sla_breached=row.sla_status == "breached",
-        reassigned=history.reassigned,
+        reassigned=history.misrouted,
         reopened=history.reopened,
         csat=answer[0] if answer else None,
         nps=answer[1] if answer else None,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -39,7 +39,7 @@ from affroute.service.errors import AffrouteError, InvalidInputError, NotFoundEr
 from affroute.service.keys import Role
 from affroute.service.users import WebUser
 from affroute.sim.report import METRICS
-from affroute.store.models import OPEN_STATUSES, SurveyRow, TicketRow
+from affroute.store.models import SurveyRow, TicketRow
 from affroute.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -59,7 +59,6 @@ from affroute.web.auth import (
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-_OPEN = [s.value for s in OPEN_STATUSES]
 TIERS = ("bronze", "silver", "gold", "premium")
 HEADERS = {
     "Cache-Control": "no-store",
@@ -428,25 +427,22 @@ def _my_teams(session: Session, user: WebUser) -> set[str] | None:
 
 def queues_data(state: AppState, session: Session, user: WebUser, now: datetime) -> dict[str, Any]:
     mine = _my_teams(session, user)
+    loads = operational.open_queues(session=session, filters=metrics.Filters())
     queues = []
     for team in _teams(state, session):
         if mine is not None and team not in mine:
             continue
         members = agents.list_agents(session=session, team=team)
-        waiting = agents.queue(session=session, team=team, limit=5)
-        oldest = session.scalar(
-            select(func.min(TicketRow.created_at)).where(
-                TicketRow.team == team, TicketRow.queued.is_(True), TicketRow.status.in_(_OPEN)
-            )
-        )
+        mine_loads = [q for q in loads if q.team == team]
+        since = [q.oldest_waiting_since for q in mine_loads if q.oldest_waiting_since]
         queues.append(
             {
                 "team": team,
-                "queued": agents.queue_length(session=session, team=team),
+                "queued": sum(q.waiting for q in mine_loads),
                 "agents": len(members),
                 "online": sum(1 for a in members if a.status == "online"),
-                "oldest": oldest,
-                "waiting": waiting,
+                "oldest": min(since, default=None),
+                "waiting": agents.queue(session=session, team=team, limit=5),
             }
         )
     agent = user.agent_id if user.role is Role.AGENT else None
