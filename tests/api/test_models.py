@@ -26,7 +26,7 @@ from affroute.service.runtime import MODELS_COUNTER, bump
 from affroute.service.uow import UnitOfWork
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import ModelRow
-from tests.api.conftest import Server, run_server
+from tests.api.conftest import Server, run_server, seed_catalog
 from tests.api.test_dashboard import add_user, signed_in
 
 # Words that say which team a ticket belongs to; the example's rules pin none of them.
@@ -188,7 +188,9 @@ def test_suggestion_after_a_reassignment_skips_tried_teams(
         json={"team": "analytics", "reason": "wrong desk"},
     )
     assert moved.status_code == 200, moved.text
+    assert moved.json()["team"] == "analytics"
     suggestion = admin.get(f"/api/v1/tickets/{created['id']}/suggestion").json()
+    assert moved.json()["suggestion"] == suggestion  # the reassignment's answer names it too
     assert suggestion["path"] == ["general_support", "analytics"]
     # analytics is the model's first choice, but was tried: the best remaining one is left.
     assert suggestion["team"] == "promotions" and suggestion["model"] == "words"
@@ -271,3 +273,27 @@ def test_train_from_db_labels_with_the_final_team(
     assert f"model written to {out}" in trained.stdout
     model = _register(admin, out.read_bytes(), "from-db")
     assert model["classes"] == sorted(TEAM_WORDS) and model["label"] == "team"
+
+
+def test_train_from_db_reads_the_catalog_as_it_was_when_routed(
+    server: Server, admin: httpx.Client
+) -> None:
+    seed_catalog(admin)
+    created = admin.post(
+        "/api/v1/tickets",
+        json={"subject": "payout late", "region": "NA", "partner_id": "P003", "deal_id": "D-BIG"},
+    ).json()
+    solved = admin.post(f"/api/v1/tickets/{created['id']}/status", json={"status": "solved"})
+    assert solved.is_success
+    # Afterwards the partner moves up a tier and the deal grows: the ticket saw neither.
+    partner = admin.get("/api/v1/partners/P003").json()
+    assert partner.pop("tier") == "silver"
+    del partner["updated_at"]
+    assert admin.put("/api/v1/partners/P003", json=partner | {"tier": "premium"}).is_success
+    deal = {"id": "D-BIG", "partner_id": "P003", "value": 250_000}
+    assert admin.put("/api/v1/deals/D-BIG", json=deal).is_success
+
+    records, _ = _uow(server).run(lambda s: training_rows(session=s, label="team"))
+    (record,) = records
+    assert record["subject"] == "payout late"
+    assert record["partner_tier"] == "silver" and record["deal_value"] == 80_000

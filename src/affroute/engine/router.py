@@ -83,6 +83,8 @@ class RoutingDecision:
     priority_source: str = "score"  # "score" (the tiers), "rule" or "model:<name>"
     priority_prediction: Prediction | None = None
     priority_shadow_prediction: Prediction | None = None
+    # What the ticket was joined with (partner, deal, campaign, anomalies) at decision time.
+    facts: Facts | None = None
 
     @property
     def assigned(self) -> bool:
@@ -373,6 +375,7 @@ class Router:
             priority_source=priority_source,
             priority_prediction=priority_prediction,
             priority_shadow_prediction=priority_shadow,
+            facts=facts,
         )
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from affroute.domain import TicketStatus
+from affroute.engine import RoutingContext
 from affroute.engine.facts import enrich
 from affroute.service.errors import InvalidInputError
 from affroute.service.predictor import ModelLabel, next_team, ticket_record
@@ -22,27 +23,43 @@ _RESOLVED = (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)
 
 
 def training_rows(*, session: Session, label: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Resolved tickets as model records (as the router builds them) and their labels.
+    """Resolved tickets as model records (as the router built them) and their labels.
 
     The team label is the team the ticket ended on, after any reassignment: what the
-    people who solved it found right, not what the router first chose. Partners, deals
-    and campaigns are read as they are now.
+    people who solved it found right, not what the router first chose. The structured
+    columns are those the first decision's trace kept (the partner's tier, the deal's value
+    and the anomalies as they were when the ticket came in); a ticket routed before traces
+    kept them is joined with the catalog as it is now.
     """
     if label not in set(ModelLabel):
         raise InvalidInputError(
             f"cannot train on {label!r} from the database: use team or priority",
             {"field": "label"},
         )
-    config = active_config(session)
-    context = load_context(session, config)
-    rows = session.scalars(
-        select(TicketRow).where(TicketRow.status.in_(_RESOLVED)).order_by(TicketRow.created_at)
+    first = (
+        select(func.min(DecisionRow.id).label("id"), DecisionRow.ticket_id)
+        .group_by(DecisionRow.ticket_id)
+        .subquery()
     )
+    rows = session.execute(
+        select(TicketRow, DecisionRow.trace)
+        .outerjoin(first, first.c.ticket_id == TicketRow.id)
+        .outerjoin(DecisionRow, DecisionRow.id == first.c.id)
+        .where(TicketRow.status.in_(_RESOLVED))
+        .order_by(TicketRow.created_at, TicketRow.id)
+    )
+    context: RoutingContext | None = None
     records: list[dict[str, Any]] = []
     labels: list[str] = []
-    for row in rows:
-        ticket = ticket_from_row(row)
-        records.append(ticket_record(ticket, enrich(ticket, context)))
+    for row, trace in rows:
+        kept = (trace or {}).get("model_inputs")
+        if kept is not None:
+            records.append({"subject": row.subject, "body": row.body} | kept)
+        else:
+            if context is None:
+                context = load_context(session, active_config(session))
+            ticket = ticket_from_row(row)
+            records.append(ticket_record(ticket, enrich(ticket, context)))
         labels.append(row.team if label == ModelLabel.TEAM else row.priority)
     return records, labels
 

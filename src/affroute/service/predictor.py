@@ -47,9 +47,14 @@ def check_classes(label: str, classes: Iterable[Any], config: RoutingConfig) -> 
 
 def ticket_record(ticket: Ticket, facts: Facts) -> dict[str, Any]:
     """The columns a ticket model reads, named as `affroute train` reads them by default."""
+    return {"subject": ticket.subject, "body": ticket.body} | model_inputs(ticket, facts)
+
+
+def model_inputs(ticket: Ticket, facts: Facts) -> dict[str, Any]:
+    """The structured columns of `ticket_record`: what the ticket was joined with when it
+    was routed. Kept in each decision's trace, so a model trained later from the database
+    learns from the catalog as it was then, not as it is now."""
     return {
-        "subject": ticket.subject,
-        "body": ticket.body,
         "category": facts.ticket_category,
         "channel": facts.ticket_channel,
         "region": facts.ticket_region,

@@ -30,6 +30,7 @@ from affroute.service.errors import (
     NotFoundError,
 )
 from affroute.service.events import record_event
+from affroute.service.predictor import model_inputs
 from affroute.service.runtime import RoutingCache
 from affroute.store.models import (
     OPEN_STATUSES,
@@ -165,6 +166,8 @@ def ingest(
         "queued": taken.agent_id is None,
         "assignment_reason": taken.reason,
     }
+    if decision.facts is not None:  # what a model trained later from this ticket reads
+        trace["model_inputs"] = model_inputs(ticket, decision.facts)
     if routing.enrichment:  # the CRM values used, and whether their source was reachable
         trace["enrichment"] = routing.enrichment
     decision_row = DecisionRow(

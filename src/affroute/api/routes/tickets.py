@@ -182,13 +182,30 @@ def change_status(
     return state.uow.run(work)
 
 
-@router.post("/{ticket_id}/reassign", response_model=TicketRead)
+class SuggestionRead(BaseModel):
+    ticket_id: str
+    path: list[str] = Field(description="the teams the ticket has been on, first to current")
+    team: str | None = Field(description="the team to try next; null when there is none")
+    probability: float | None = Field(description="the model's probability for that team")
+    model: str | None
+    reason: str
+
+
+class ReassignedRead(TicketRead):
+    suggestion: SuggestionRead = Field(
+        description="the team to try next should this one be wrong too (as GET .../suggestion)"
+    )
+
+
+@router.post("/{ticket_id}/reassign", response_model=ReassignedRead)
 def reassign(
     ticket_id: str, body: Reassignment, state: StateDep, principal: Reassigner
-) -> TicketRead:
-    """Send the ticket to another team or agent; the event records what made the first choice."""
+) -> ReassignedRead:
+    """Send the ticket to another team or agent; the event records what made the first choice.
 
-    def work(session: Session) -> TicketRead:
+    The answer also names the team to try next, from the ticket's text and its path."""
+
+    def work(session: Session) -> ReassignedRead:
         _own_ticket(session, principal, ticket_id)
         row = tickets.reassign(
             session=session,
@@ -200,18 +217,13 @@ def reassign(
             actor=principal.key_id,
             now=state.clock(),
         )
-        return TicketRead.of(row)
+        found = learning.suggest_next_team(session=session, cache=state.cache, ticket_id=ticket_id)
+        return ReassignedRead(
+            **TicketRead.of(row).model_dump(),
+            suggestion=SuggestionRead.model_validate(found, from_attributes=True),
+        )
 
     return state.uow.run(work)
-
-
-class SuggestionRead(BaseModel):
-    ticket_id: str
-    path: list[str] = Field(description="the teams the ticket has been on, first to current")
-    team: str | None = Field(description="the team to try next; null when there is none")
-    probability: float | None = Field(description="the model's probability for that team")
-    model: str | None
-    reason: str
 
 
 @router.get("/{ticket_id}/suggestion", response_model=SuggestionRead)
