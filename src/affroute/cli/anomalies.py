@@ -13,7 +13,15 @@ from rich.table import Table
 
 from affroute.anomaly.detect import DETECTOR_OF, DETECTORS, ScanResult, scan
 from affroute.anomaly.events import EventInput, InputError, parse_mapping, read_file
-from affroute.cli import DatabaseUrl, _load_config_or_exit, _settings, _uow, err, out, progress_bar
+from affroute.cli.common import (
+    DatabaseUrl,
+    err,
+    load_config_or_exit,
+    out,
+    progress_bar,
+    settings_for,
+    unit_of_work,
+)
 
 anomalies_app = typer.Typer(help="Attribution anomalies in click, lead and conversion data.")
 
@@ -52,12 +60,12 @@ def scan_files(
     With --database-url the anomalies are stored (an open one found again is updated, not
     duplicated) and events of partners missing from its catalog are listed.
     """
-    config = _load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path)
     try:
         columns = parse_mapping(mapping or [])
     except InputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--map") from None
-    uow = _uow(_settings(database_url)) if database_url else None
+    uow = unit_of_work(settings_for(database_url)) if database_url else None
     known = None
     if uow is not None:
         from affroute.service.anomalies import known_partners

@@ -8,20 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from affroute.cli.common import err, out, settings_for, unit_of_work
 from affroute.config import FACTORS, ConfigError, parse_config_text
 from affroute.feedback.records import read_outcomes
 from affroute.feedback.tune import TuneResult, TuneSettings, tune
 from affroute.service.runtime import RoutingCache
-from affroute.service.uow import UnitOfWork
-from affroute.store.db import make_engine, session_factory
 
-out = Console()
-err = Console(stderr=True)
 DEFAULTS = TuneSettings()
 
 
@@ -115,13 +111,6 @@ def tune_command(
         raise typer.Exit(1)
 
 
-def _uow(database_url: str | None) -> UnitOfWork:
-    from affroute.settings import Settings
-
-    url = database_url or Settings().database_url
-    return UnitOfWork(session_factory(make_engine(url)))
-
-
 def _from_database(database_url: str | None, days: int, settings: TuneSettings) -> TuneResult:
     from affroute.service import configs, tuning
 
@@ -135,7 +124,7 @@ def _from_database(database_url: str | None, days: int, settings: TuneSettings) 
         )
         return tune(outcomes, active.yaml, settings=settings, source=f"config {active.version}")
 
-    return _uow(database_url).run(work)
+    return unit_of_work(settings_for(database_url)).run(work)
 
 
 def _apply(database_url: str | None, result: TuneResult, source: str) -> None:
@@ -144,7 +133,7 @@ def _apply(database_url: str | None, result: TuneResult, source: str) -> None:
     if not result.changed:
         out.print("nothing to apply")
         return
-    row = _uow(database_url).run(
+    row = unit_of_work(settings_for(database_url)).run(
         lambda s: configs.activate(
             session=s, yaml_text=result.config_text, actor="tune --apply", now=datetime.now(UTC)
         )

@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-out = Console()
-err = Console(stderr=True)
+from affroute.cli.common import err, out, settings_for, unit_of_work
 
 DataFile = Annotated[
     Path, typer.Option("--data", help="Tickets as .csv or .jsonl.", exists=True, dir_okay=False)
@@ -81,12 +79,8 @@ def _read_db(database_url: str | None, label: str) -> tuple[list[dict[str, Any]]
     """Resolved tickets of the service's database as records and labels."""
     from affroute.service.errors import AffrouteError
     from affroute.service.learning import training_rows
-    from affroute.service.uow import UnitOfWork
-    from affroute.settings import Settings
-    from affroute.store.db import make_engine, session_factory
 
-    url = database_url or Settings().database_url
-    uow = UnitOfWork(session_factory(make_engine(url)))
+    uow = unit_of_work(settings_for(database_url))
     with _steps("reading resolved tickets", 1) as step:
         try:
             rows, labels = uow.run(lambda s: training_rows(session=s, label=label))

@@ -7,28 +7,15 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from affroute.config import ConfigError, RoutingConfig, load_config
+from affroute.cli.common import err, load_config_or_exit, out
 from affroute.engine import RoutingContext
 from affroute.sim.files import InputError, read_agents, read_arrivals, read_servicenow
 from affroute.sim.model import BASELINES, Policy, PolicyKind
 from affroute.sim.report import METRICS, compare
 from affroute.sim.workload import config_agents, generated_workload, run_policies
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _config(path: Path) -> RoutingConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            err.print(f"{exc.source}: {issue}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
 
 
 def simulate_command(
@@ -57,7 +44,7 @@ def simulate_command(
     plots: Annotated[Path | None, typer.Option(help="Write PNG figures here.")] = None,
 ) -> None:
     """Run each policy on the same arrivals over several seeds; compare with 95% CIs."""
-    base = _config(config)
+    base = load_config_or_exit(config)
     root = np.random.SeedSequence(seed)
     workload_seed, *replica_seeds = root.spawn(seeds + 1)
     try:
@@ -87,7 +74,7 @@ def simulate_command(
 
     policies = [Policy(config.stem, PolicyKind.ROUTER, base)]
     for other in compare_with or []:
-        policies.append(Policy(other.stem, PolicyKind.ROUTER, _config(other)))
+        policies.append(Policy(other.stem, PolicyKind.ROUTER, load_config_or_exit(other)))
     if baselines:
         policies += [Policy(kind.value, kind, base) for kind in BASELINES]
 

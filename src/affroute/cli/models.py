@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from affroute.cli import DatabaseUrl, _settings, _uow, err, out
+from affroute.cli.common import DatabaseUrl, err, out, settings_for, unit_of_work
 from affroute.service.errors import AffrouteError
 from affroute.store.models import ModelRow
 
@@ -23,7 +23,7 @@ ACTOR = "cli"
 
 def _run(database_url: str | None, work: Callable[[Session], str]) -> None:
     try:
-        message = _uow(_settings(database_url)).run(work)
+        message = unit_of_work(settings_for(database_url)).run(work)
     except AffrouteError as exc:
         err.print(f"[red]{exc.message}[/red]", highlight=False)
         raise typer.Exit(1) from None
