@@ -59,6 +59,27 @@ def test_a_column_mapping_reads_a_click_export_with_conversion_times(tmp_path: P
     assert (conversion["at"] - conversion["click_at"]).total_seconds() == 200
 
 
+def test_repeated_event_ids_across_files_are_dropped_once(tmp_path: Path) -> None:
+    first, second = tmp_path / "monday.csv", tmp_path / "overlap.csv"
+    first.write_text(
+        "event,at,partner_id,event_id\n"
+        "lead,2026-03-02T10:00:00Z,P1,a\n"
+        "lead,2026-03-02T10:01:00Z,P1,\n"
+        "lead,2026-03-02T10:02:00Z,P1,b\n"
+    )
+    second.write_text(
+        "event,at,partner_id,event_id\n"
+        "lead,2026-03-02T10:02:00Z,P1,b\n"  # sent again in the next export
+        "lead,2026-03-02T10:03:00Z,P1,\n"
+        "lead,2026-03-02T10:04:00Z,P1,c\n"
+    )
+    read = read_file(first)
+    read.extend(read_file(second))
+    read.drop_repeats()
+    assert read.repeats == 1
+    assert read.events.get_column("event_id").to_list() == ["a", None, "b", None, "c"]
+
+
 def test_parquet_and_missing_columns(tmp_path: Path) -> None:
     frame = pl.DataFrame(
         {

@@ -70,7 +70,9 @@ def test_scanned_events_flag_the_partner_until_the_anomaly_is_resolved(scanning:
 
         sent = feed.post("/api/v1/events/bulk", json=lead_rows("P007", "C-XMAS", 40, 12, T0))
         assert sent.status_code == 200, sent.text
-        assert sent.json() == {"events": 40, "daily_counts": 0, "unknown_partners": {}}
+        assert sent.json() == {
+            "events": 40, "repeats": 0, "daily_counts": 0, "unknown_partners": {}
+        }  # fmt: skip
 
         found = wait_for(admin, {"kind": "duplicate_leads", "partner_id": "P007"}, 1)
         assert len(found) == 1
@@ -118,6 +120,29 @@ def test_scanned_events_flag_the_partner_until_the_anomaly_is_resolved(scanning:
         assert open_now.json() == []
 
 
+def test_a_batch_sent_again_is_stored_once(scanning: Server) -> None:
+    """A network retrying its webhook must not turn every lead into a duplicate."""
+    with scanning.client("admin") as admin, scanning.client("integration") as feed:
+        seed_catalog(admin)
+        rows = lead_rows("P008", "C-XMAS", 40, 12, T0)
+        for i, row in enumerate(rows):
+            row["event_id"] = f"net-{i}"
+        first = feed.post("/api/v1/events/bulk", json=rows[:30] + rows[:5])  # 5 twice in one
+        assert first.status_code == 200, first.text
+        assert (first.json()["events"], first.json()["repeats"]) == (30, 5)
+        retried = feed.post("/api/v1/events/bulk", json=rows)  # the whole batch, after a timeout
+        assert (retried.json()["events"], retried.json()["repeats"]) == (10, 30)
+
+        found = wait_for(admin, {"kind": "duplicate_leads", "partner_id": "P008"}, 1)
+        deadline = time.monotonic() + 15
+        while found[0]["evidence"]["leads"] != 40 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            found = wait_for(admin, {"kind": "duplicate_leads", "partner_id": "P008"}, 1)
+        # The 12 people who really came twice, out of 40 leads: not 30 more "duplicates".
+        evidence = found[0]["evidence"]
+        assert (evidence["leads"], evidence["duplicates"]) == (40, 12)
+
+
 def test_daily_counts_that_disagree_become_a_mismatch(scanning: Server) -> None:
     with scanning.client("admin") as admin:
         seed_catalog(admin)
@@ -130,7 +155,9 @@ def test_daily_counts_that_disagree_become_a_mismatch(scanning: Server) -> None:
             headers={"content-type": "text/csv"},
         )
         assert sent.status_code == 200, sent.text
-        assert sent.json() == {"events": 0, "daily_counts": 4, "unknown_partners": {"P-NEW": 1}}
+        assert sent.json() == {
+            "events": 0, "repeats": 0, "daily_counts": 4, "unknown_partners": {"P-NEW": 1}
+        }  # fmt: skip
         found = wait_for(admin, {"kind": "conversion_mismatch"}, 1)
         assert [a["partner_id"] for a in found] == ["P004"]
         worst = found[0]["evidence"]["worst_days"][0]

@@ -31,6 +31,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "contact_hash": pl.String(),
     "value": pl.Float64(),
     "click_at": UTC_TIME,
+    "event_id": pl.String(),  # the sender's id of the event: a re-sent event is one event
 }
 COUNT_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.Int64(),
@@ -72,6 +73,7 @@ class EventInput:
     malformed: int = 0
     problems: list[RowProblem] = field(default_factory=list)  # the first few, in line order
     unknown_partners: dict[str, int] = field(default_factory=dict)  # partner -> events kept
+    repeats: int = 0  # events whose event_id an earlier row already had (dropped)
 
     def extend(self, other: EventInput, *, keep_problems: int = 1000) -> None:
         """Add another file's rows and problems to this input."""
@@ -82,6 +84,19 @@ class EventInput:
         self.problems.extend(other.problems[: max(0, keep_problems - len(self.problems))])
         for partner, count in other.unknown_partners.items():
             self.unknown_partners[partner] = self.unknown_partners.get(partner, 0) + count
+        self.repeats += other.repeats
+
+    def drop_repeats(self) -> None:
+        """Keep the first row of each event id (rows without one are all kept): a sender that
+        sends a batch again, or files that overlap, must not make one lead two."""
+        events = self.events
+        if events.get_column("event_id").null_count() == events.height:
+            return
+        first = events.get_column("event_id").is_null() | events.get_column(
+            "event_id"
+        ).is_first_distinct()
+        self.repeats += int((~first).sum())
+        self.events = events.filter(first)
 
 
 class InputError(ValueError):
@@ -261,7 +276,8 @@ def _events(
             for name in _TIMESTAMPS
         ),
         *(_text(frame, present.get(name)).alias(name)
-          for name in ("partner_id", "campaign_id", "click_id", "ip", "device", "contact_hash")),
+          for name in ("partner_id", "campaign_id", "click_id", "ip", "device", "contact_hash",
+                       "event_id")),
         _number(frame, present.get("value"), pl.Float64()).alias("value"),
         *(_text(frame, present[name]).alias(f"{name}_raw") for name in (*_TIMESTAMPS, "value")
           if name in present),
@@ -296,6 +312,7 @@ def _events(
         "contact_hash",
         "value",
         "click_at",
+        "event_id",
     )
     if "converted_at" in present:
         # A click row that led to a conversion also stands for that conversion.
@@ -311,6 +328,7 @@ def _events(
             "contact_hash",
             "value",
             pl.col("at").alias("click_at"),
+            (pl.col("event_id") + ":conversion").alias("event_id"),
         )
         events = pl.concat([events, conversions], how="vertical")
     return _finish(events, frame.height, found, problems, known_partners, keep_problems, "events")

@@ -318,6 +318,10 @@ class AnomalyCounts(BaseModel):
 
 class EventIngestResult(BaseModel):
     events: int = Field(description="click, lead and conversion events stored")
+    repeats: int = Field(
+        description="events whose event_id was already sent (earlier or in this batch): not "
+        "stored again"
+    )
     daily_counts: int = Field(description="partner x campaign x day counts stored or updated")
     unknown_partners: dict[str, int] = Field(
         description="partners not in the catalog, with how many rows were kept for each"

@@ -84,6 +84,7 @@ def scan_files(
                 raise typer.Exit(2) from None
             loaded.extend(part)
             done(index + 1)
+    loaded.drop_repeats()
     with progress_bar("detecting", 1) as done:
         result = scan(loaded.events, loaded.counts, config.anomalies)
         done(1)
@@ -120,6 +121,7 @@ def _print_scan(loaded: EventInput, result: ScanResult, show: int) -> None:
     out.print(
         f"read {loaded.rows_read:,} rows: {read or 'no events'}, "
         f"{loaded.counts.height:,} daily counts; {loaded.malformed:,} malformed"
+        + (f"; {loaded.repeats:,} repeated event ids dropped" if loaded.repeats else "")
     )
     table = Table(title=f"{len(result.findings)} attribution anomalies", show_footer=True)
     table.add_column("detector", footer="total")

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from affroute.anomaly.detect import Finding, ScanResult, scan
@@ -204,14 +204,30 @@ def known_partners(session: Session) -> set[str]:
     return set(session.scalars(select(PartnerRow.id)))
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvents:
+    events: int  # newly stored
+    repeats: int  # events whose event_id was stored before: not stored again
+    daily_counts: int  # stored or updated
+
+
 def store_events(
     *, session: Session, events: pl.DataFrame, counts: pl.DataFrame, now: datetime
-) -> int:
-    """Append events and upsert daily counts; the continuous scan will look at them."""
+) -> StoredEvents:
+    """Append events and upsert daily counts; the continuous scan will look at them.
+
+    An event whose ``event_id`` is already stored (a sender retrying a batch) is skipped
+    and counted; events without an id are always stored."""
     rows = events.drop("line").with_columns(pl.col("event").cast(pl.String)).to_dicts()
+    stored = 0
     for start in range(0, len(rows), _CHUNK):
         chunk = [dict(r, ingested_at=now) for r in rows[start : start + _CHUNK]]
-        session.execute(insert(AttributionEventRow), chunk)
+        statement = (
+            upsert_statement(session, AttributionEventRow)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(AttributionEventRow.id)
+        )
+        stored += len(session.execute(statement, chunk).all())
     count_rows = counts.drop("line").with_columns(pl.col("campaign_id").fill_null("")).to_dicts()
     for start in range(0, len(count_rows), _CHUNK):
         statement = upsert_statement(session, ConversionCountRow).values(
@@ -225,9 +241,9 @@ def store_events(
             },
         )
         session.execute(statement)
-    if rows or count_rows:
+    if stored or count_rows:
         bump(session, EVENTS_COUNTER)
-    return len(rows) + len(count_rows)
+    return StoredEvents(stored, len(rows) - stored, len(count_rows))
 
 
 def load_window(session: Session, lookback: timedelta) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -157,7 +157,11 @@ class AttributionEventRow(Base):
     contact_hash: Mapped[str | None] = mapped_column(String(128))
     value: Mapped[float | None] = mapped_column(Float)
     click_at: Mapped[datetime | None]
+    # The sender's id of the event, when it gives one: unique, so a re-sent batch adds nothing.
+    event_id: Mapped[str | None] = mapped_column(String(200))
     ingested_at: Mapped[datetime]
+
+    __table_args__ = (Index("ux_attribution_events_event_id", "event_id", unique=True),)
 
 
 class ConversionCountRow(Base):

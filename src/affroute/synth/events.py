@@ -335,4 +335,5 @@ def _daily_counts(
 
 def without_helpers(events: pl.DataFrame) -> pl.DataFrame:
     """The event frame in the canonical schema (the generator's ``pair`` column dropped)."""
+    events = events.with_columns(pl.lit(None, pl.String()).alias("event_id"))  # none sent
     return events.select(list(EVENT_SCHEMA))

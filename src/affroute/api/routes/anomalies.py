@@ -71,9 +71,11 @@ async def ingest_events(request: Request, state: StateDep, _: CatalogWriter) -> 
     """Store click/lead/conversion events, or daily network vs advertiser conversion counts.
 
     Rows are events (columns ``event, at, partner_id, campaign_id, click_id, ip, device,
-    contact_hash, value, click_at``) or daily counts (``day, partner_id, campaign_id,
+    contact_hash, value, click_at, event_id``) or daily counts (``day, partner_id, campaign_id,
     network_conversions, advertiser_conversions``). Timestamps may carry any offset and are
     stored in UTC. One malformed row rejects the batch, naming each bad row and field.
+    An event whose ``event_id`` was sent before (in this batch or an earlier one) is not
+    stored again: retrying a batch is safe.
     """
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
@@ -91,15 +93,18 @@ async def ingest_events(request: Request, state: StateDep, _: CatalogWriter) -> 
         details = [{"row": p.line, "field": p.field, "message": p.message} for p in parsed.problems]
         raise InvalidInputError(f"{parsed.malformed} malformed row(s); nothing was stored", details)
 
-    def work(session: Session) -> int:
+    parsed.drop_repeats()
+
+    def work(session: Session) -> anomalies.StoredEvents:
         return anomalies.store_events(
             session=session, events=parsed.events, counts=parsed.counts, now=state.clock()
         )
 
-    await run_in_threadpool(state.uow.run, work)
+    stored = await run_in_threadpool(state.uow.run, work)
     return EventIngestResult(
-        events=parsed.events.height,
-        daily_counts=parsed.counts.height,
+        events=stored.events,
+        repeats=parsed.repeats + stored.repeats,
+        daily_counts=stored.daily_counts,
         unknown_partners=parsed.unknown_partners,
     )
 

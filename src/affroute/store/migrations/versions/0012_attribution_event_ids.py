@@ -1,0 +1,27 @@
+"""Attribution events carry the sender's event id, unique: a re-sent batch is stored once.
+
+Revision ID: 0012
+Revises: 0011
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("attribution_events", sa.Column("event_id", sa.String(length=200)))
+    op.create_index(
+        "ux_attribution_events_event_id", "attribution_events", ["event_id"], unique=True
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ux_attribution_events_event_id", table_name="attribution_events")
+    op.drop_column("attribution_events", "event_id")
