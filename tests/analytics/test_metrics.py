@@ -13,7 +13,7 @@ from affroute.analytics import facts, metrics, operational
 from affroute.analytics.metrics import Filters
 from affroute.service.errors import NotFoundError
 from affroute.service.uow import UnitOfWork
-from affroute.store.models import TicketRow
+from affroute.store.models import ModelRow, TicketRow
 from tests.analytics.conftest import NOW, T0, H, event
 from tests.conftest import T0 as MONDAY
 
@@ -105,12 +105,30 @@ def test_model_precision_and_recall_from_outcomes(uow: UnitOfWork) -> None:
     assert {(r.source, r.model) for r in rows} == {("live", "model:m1")}
 
 
-def test_a_last_evaluation_is_listed_beside_the_live_figures(uow: UnitOfWork) -> None:
-    held_out = metrics.ModelQuality("evaluation", "model:m1", "finance", 40, 30, 10, 5, 0.75, 6 / 7)
-    rows = uow.run(
-        lambda s: metrics.model_quality(session=s, filters=ALL, evaluation=lambda _: [held_out])
-    )
-    assert rows[-1] == held_out
+def _register(session: Session, name: str, mode: str, classes: list[dict[str, object]]) -> None:
+    session.add(
+        ModelRow(
+            id=name, name=name, sha256=name * 8, label="team", mode=mode,
+            classes=[c["label"] for c in classes], fingerprint="f", size=1, content=b"-",
+            metrics={"macro_f1": 0.8, "classes": classes},
+            registered_at=NOW, registered_by="t", mode_changed_at=NOW, mode_changed_by="t",
+        )
+    )  # fmt: skip
+
+
+def test_the_last_evaluation_of_models_in_use_is_listed_beside_the_live_figures(
+    uow: UnitOfWork,
+) -> None:
+    # Held out: 40 finance tickets, 30 found (recall 0.75); 36 sent there, 30 right.
+    finance = {"label": "finance", "precision": 30 / 36, "recall": 0.75, "support": 40}
+    uow.run(lambda s: _register(s, "m1", "active", [finance]))
+    uow.run(lambda s: _register(s, "old", "registered", [finance]))  # not in use: not listed
+    rows = uow.run(lambda s: metrics.model_quality(session=s, filters=ALL))
+    assert [r.source for r in rows] == ["live", "live", "evaluation"]
+    held = rows[-1]
+    assert (held.model, held.team, held.decisions) == ("model:m1", "finance", 36)
+    assert (held.confirmed, held.corrected, held.missed) == (30, 6, 10)
+    assert held.precision == pytest.approx(30 / 36) and held.recall == 0.75
 
 
 def test_score_and_resolution_speed_correlation(uow: UnitOfWork) -> None:

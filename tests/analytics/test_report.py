@@ -29,7 +29,7 @@ def test_report_is_one_self_contained_file_with_the_numbers(
     assert "Spearman &rho; = -1.000" in text
     assert "under $5K before 2 2 3.00 3.00" in text  # two tickets before v2, 2 h and 4 h
     assert "rule:r1 2 1 50.0% 1 50.0%" in text
-    assert "model:m1 analytics 1 1 0 100.0% 50.0%" in text
+    assert "model:m1 live analytics 1 1 0 100.0% 50.0%" in text
     assert "2026-03-01 to 2026-03-31" in text
     assert page.count("<svg") == 5
     # Nothing to fetch: no scripts, stylesheets, images or fonts from elsewhere.

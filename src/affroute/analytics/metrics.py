@@ -10,7 +10,7 @@ each row says how many tickets its figure came from.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import pairwise
@@ -25,7 +25,13 @@ from affroute.analytics.stats import spearman as spearman_rho
 from affroute.service.errors import NotFoundError
 from affroute.service.satisfaction import Satisfaction, monday, nps_of_counts
 from affroute.service.sla import GroupCounts
-from affroute.store.models import AnomalyRow, ConfigVersionRow, PartnerRow, TicketFactRow
+from affroute.store.models import (
+    AnomalyRow,
+    ConfigVersionRow,
+    ModelRow,
+    PartnerRow,
+    TicketFactRow,
+)
 
 F = TicketFactRow
 SAMPLE_LIMIT = 50_000
@@ -489,7 +495,7 @@ class ModelQuality:
     source: str
     model: str  # "model:<name>"
     team: str
-    decisions: int  # tickets the model sent to this team (live); test cases (evaluation)
+    decisions: int  # tickets the model sent to this team (live, or in the held-out test)
     confirmed: int  # solved there without being moved by a person
     corrected: int  # moved to another team by a person
     missed: int  # sent elsewhere by the model, and moved here by a person
@@ -497,16 +503,39 @@ class ModelQuality:
     recall: float | None  # confirmed / (confirmed + missed)
 
 
-# The model registry's last evaluation, when there is one: a function of the session that
-# returns rows with source "evaluation". Until it exists, only live figures are reported.
-EvaluationSource = Callable[[Session], list[ModelQuality]]
+def held_out_quality(session: Session) -> list[ModelQuality]:
+    """The team models in use (active or shadow) as their last evaluation measured them: the
+    held-out per-class precision and recall kept with each registered model file."""
+    rows = session.execute(
+        select(ModelRow.name, ModelRow.metrics)
+        .where(ModelRow.label == "team", ModelRow.mode.in_(("active", "shadow")))
+        .order_by(ModelRow.name)
+    )
+    found: list[ModelQuality] = []
+    for name, figures in rows:
+        for item in (figures or {}).get("classes", []):
+            try:
+                team, support = str(item["label"]), int(item["support"])
+                precision, recall = float(item["precision"]), float(item["recall"])
+            except (KeyError, TypeError, ValueError):
+                continue  # a file from before per-class figures were kept
+            confirmed = round(recall * support)
+            sent = round(confirmed / precision) if precision else 0
+            found.append(
+                ModelQuality(
+                    source="evaluation", model=f"model:{name}", team=team, decisions=sent,
+                    confirmed=confirmed, corrected=sent - confirmed, missed=support - confirmed,
+                    precision=_share(confirmed, sent), recall=_share(confirmed, support),
+                )
+            )  # fmt: skip
+    return found
 
 
-def model_quality(
-    *, session: Session, filters: Filters, evaluation: EvaluationSource | None = None
-) -> list[ModelQuality]:
+def model_quality(*, session: Session, filters: Filters) -> list[ModelQuality]:
     """Precision and recall of each routing model's team choices, judged by what happened:
-    a ticket solved where the model sent it confirms it; one moved by a person corrects it."""
+    a ticket solved where the model sent it confirms it; one moved by a person corrects it.
+    The models in use follow, as their last evaluation measured them (``evaluation`` rows;
+    the filters do not apply to those)."""
     rows = session.execute(
         select(
             F.decided_by, F.first_team, F.team,
@@ -532,6 +561,4 @@ def model_quality(
         )
         for (model, team), (n, ok, wrong, missed) in sorted(tally.items())
     ]  # fmt: skip
-    if evaluation is not None:
-        result.extend(evaluation(session))
-    return result
+    return result + held_out_quality(session)

@@ -214,10 +214,11 @@ activated {{ o.change.activated_at.strftime("%Y-%m-%d %H:%M") }}.</p>{% endif %}
 </tr>{% endfor %}</table>
 {{ charts.sla | safe }}
 
-<h2>Routing models, live precision and recall</h2>
-{% if o.models %}<table><tr><th>model</th><th>team</th><th>decisions</th><th>confirmed</th>
-<th>corrected</th><th>precision</th><th>recall</th></tr>
-{% for r in o.models %}<tr><td>{{ r.model }}</td><td>{{ r.team }}</td><td>{{ n(r.decisions) }}</td>
+<h2>Routing models: precision and recall, live and at the last evaluation</h2>
+{% if o.models %}<table><tr><th>model</th><th>figures</th><th>team</th><th>decisions</th>
+<th>confirmed</th><th>corrected</th><th>precision</th><th>recall</th></tr>
+{% for r in o.models %}<tr><td>{{ r.model }}</td><td>{{ r.source }}</td><td>{{ r.team }}</td>
+<td>{{ n(r.decisions) }}</td>
 <td>{{ n(r.confirmed) }}</td><td>{{ n(r.corrected) }}</td><td>{{ p(r.precision) }}</td>
 <td>{{ p(r.recall) }}</td></tr>{% endfor %}</table>
 {% else %}<p class="note">No ticket in this window was routed by a model.</p>{% endif %}

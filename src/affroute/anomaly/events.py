@@ -92,9 +92,10 @@ class EventInput:
         events = self.events
         if events.get_column("event_id").null_count() == events.height:
             return
-        first = events.get_column("event_id").is_null() | events.get_column(
-            "event_id"
-        ).is_first_distinct()
+        first = (
+            events.get_column("event_id").is_null()
+            | events.get_column("event_id").is_first_distinct()
+        )
         self.repeats += int((~first).sum())
         self.events = events.filter(first)
 
