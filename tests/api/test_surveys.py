@@ -163,6 +163,41 @@ def test_a_solved_ticket_gets_a_signed_invitation_and_a_single_use_link(
             assert kind in kinds
 
 
+def answer_on_the_page(server_url: str, link: str, **fields: str) -> None:
+    with httpx.Client(base_url=server_url, timeout=10) as browser:
+        opened = browser.get(f"/s/{link.rsplit('/', 1)[1]}", follow_redirects=True)
+        assert opened.status_code == 200  # by way of /s
+        form = opened.text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form).group(1)  # type: ignore[union-attr]
+        sent = browser.post("/s", data={"csrf": csrf, **fields})
+        assert sent.status_code == 200 and "Thank you" in sent.text
+
+
+def test_an_answer_is_announced_to_the_events_webhook(
+    tmp_path_factory: pytest.TempPathFactory, pg_ok: bool, receiver: Receiver
+) -> None:
+    config = survey_config(tmp_path_factory.mktemp("cfg"))
+    for url in _fresh_database("sqlite", tmp_path_factory, pg_ok):
+        for server in run_server(
+            url, config, survey_dispatch_seconds=0.1, survey_webhook_url=receiver.url,
+            events_webhook_url=receiver.url, outbox_seconds=0.1, webhook_secret=SECRET,
+        ):  # fmt: skip
+            with server.client("admin") as admin:
+                seed_catalog(admin)
+                ticket = solved_ticket(admin, partner_id="P005")
+                [invite] = receiver.wait_for("survey.invite")
+                answer_on_the_page(server.url, invite["data"]["survey_url"], csat="2", nps="3")
+                [answered] = receiver.wait_for("survey.answered")
+                headers, body = next((h, b) for h, b in receiver.deliveries if "answered" in b)
+                verified = Webhook(SECRET).verify(body, {k.lower(): v for k, v in headers.items()})
+                assert verified == answered
+                data = answered["data"]
+                assert (data["ticket_id"], data["partner_id"]) == (ticket["id"], "P005")
+                assert (data["csat"], data["nps"], data["source"]) == (2, 3, "page")
+                assert data["team"] == ticket["team"]
+                assert data["decided_by"] == ticket["team_source"]
+
+
 def test_tampered_guessed_and_unknown_links_are_refused_kindly(
     live: Any, receiver: Receiver
 ) -> None:

@@ -187,7 +187,12 @@ def submit_survey(
         message = "Please choose how satisfied you are, from 1 to 5."
         return _form(request, token, subject, form=form, error=message, status=422)
     try:
-        state.uow.run(lambda s: surveys.answer_link(session=s, token=token, answer=answer, now=now))
+        announce = bool(state.settings.events_webhook_url)
+        state.uow.run(
+            lambda s: surveys.answer_link(
+                session=s, token=token, answer=answer, now=now, announce=announce
+            )
+        )
     except LinkRefused as refused:
         return _refusal(request, refused.problem)
     response = _page(

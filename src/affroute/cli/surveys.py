@@ -51,7 +51,8 @@ def surveys_import(
         good, errors = surveys.responses_from_csv(file.read_text(encoding="utf-8-sig"), columns)
     except AffrouteError as exc:
         raise typer.BadParameter(exc.message, param_hint="--column") from None
-    uow, cache, now = unit_of_work(settings_for(database_url)), RoutingCache(), datetime.now(UTC)
+    settings = settings_for(database_url)
+    uow, cache, now = unit_of_work(settings), RoutingCache(), datetime.now(UTC)
     recorded = replayed = 0
 
     def record(response: surveys.ExternalResponse, session: Session) -> surveys.Recorded:
@@ -61,6 +62,7 @@ def surveys_import(
             response=response,
             source=surveys.ResponseSource.IMPORT,
             now=now,
+            announce=bool(settings.events_webhook_url),
         )
 
     with progress_bar("importing responses", len(good)) as advance:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from affroute.config import SurveyPolicy
 from affroute.domain import TicketStatus
 from affroute.feedback.outcomes import engagement_band as outcome_band
-from affroute.service import webhooks
+from affroute.service import outbox, webhooks
 from affroute.service.errors import ConflictError, InvalidInputError, NotFoundError
 from affroute.service.events import record_event
 from affroute.service.runtime import Routing, RoutingCache
@@ -314,7 +314,9 @@ class Answer:
             raise InvalidInputError("nps is a score from 0 to 10", {"field": "nps"})
 
 
-def answer_link(*, session: Session, token: str, answer: Answer, now: datetime) -> SurveyRow:
+def answer_link(
+    *, session: Session, token: str, answer: Answer, now: datetime, announce: bool = False
+) -> SurveyRow:
     """Store the answer given on the survey page; a second answer through the link is refused."""
     survey = open_link(session, token, now)
     taken = session.connection().execute(
@@ -332,15 +334,34 @@ def answer_link(*, session: Session, token: str, answer: Answer, now: datetime) 
     if not taken.rowcount:  # answered a moment ago through another request
         raise LinkRefused(LinkProblem.USED)
     session.refresh(survey)
-    _answered_event(session, survey, "partner", now)
+    _answered_event(session, survey, "partner", now, announce)
     return survey
 
 
-def _answered_event(session: Session, survey: SurveyRow, actor: str, now: datetime) -> None:
+ANSWERED_EVENT = "survey.answered"
+
+
+def _answered_event(
+    session: Session, survey: SurveyRow, actor: str, now: datetime, announce: bool
+) -> None:
+    """Log the answer on its ticket; with `announce`, owe the events webhook a signed
+    ``survey.answered`` (sent through the outbox, retried, one delivery id)."""
     record_event(
         session, survey.ticket_id, "survey_answered", actor, now,
         survey_id=survey.id, csat=survey.csat, nps=survey.nps, source=survey.source,
     )  # fmt: skip
+    if announce:
+        data = {
+            "survey_id": survey.id, "ticket_id": survey.ticket_id,
+            "partner_id": survey.partner_id, "team": survey.team, "agent_id": survey.agent_id,
+            "decided_by": survey.team_source, "csat": survey.csat, "nps": survey.nps,
+            "comment": survey.comment, "source": survey.source,
+            "answered_at": (survey.answered_at or now).isoformat(),
+        }  # fmt: skip
+        outbox.enqueue(
+            session=session, target="webhook", kind=ANSWERED_EVENT, ticket_id=survey.ticket_id,
+            payload={"type": ANSWERED_EVENT, "data": data}, now=now,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +388,10 @@ def record_response(
     response: ExternalResponse,
     source: ResponseSource,
     now: datetime,
+    announce: bool = False,
 ) -> Recorded:
-    """Attach an external tool's response to its ticket's survey (made if none was issued)."""
+    """Attach an external tool's response to its ticket's survey (made if none was issued);
+    `announce` as for `answer_link`."""
     if response.response_id is not None:
         seen = session.scalars(
             select(SurveyRow).where(
@@ -397,7 +420,7 @@ def record_response(
     survey.comment = response.answer.comment
     survey.source, survey.response_id = source.value, response.response_id
     session.flush()
-    _answered_event(session, survey, source.value, now)
+    _answered_event(session, survey, source.value, now, announce)
     return Recorded(survey, replayed=False)
 
 

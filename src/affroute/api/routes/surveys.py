@@ -104,8 +104,9 @@ def _record(
 ) -> surveys.Recorded:
     routing = state.cache.current(session)
     return surveys.record_response(
-        session=session, routing=routing, response=response, source=source, now=now
-    )
+        session=session, routing=routing, response=response, source=source, now=now,
+        announce=bool(state.settings.events_webhook_url),
+    )  # fmt: skip
 
 
 def _external(body: SurveyResponseIn) -> ExternalResponse:
