@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from affroute.anomaly.detect import Finding, ScanResult, scan
@@ -217,17 +217,30 @@ def store_events(
     """Append events and upsert daily counts; the continuous scan will look at them.
 
     An event whose ``event_id`` is already stored (a sender retrying a batch) is skipped
-    and counted; events without an id are always stored."""
+    and counted; events without an id are always stored. Two requests racing with the same
+    new ids store each once (the unique index) and may both count it as stored."""
     rows = events.drop("line").with_columns(pl.col("event").cast(pl.String)).to_dicts()
     stored = 0
     for start in range(0, len(rows), _CHUNK):
         chunk = [dict(r, ingested_at=now) for r in rows[start : start + _CHUNK]]
-        statement = (
-            upsert_statement(session, AttributionEventRow)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(AttributionEventRow.id)
-        )
-        stored += len(session.execute(statement, chunk).all())
+        ids = [r["event_id"] for r in chunk if r["event_id"] is not None]
+        if ids:  # skip the ids stored before; the unique index settles a concurrent race
+            known = set(
+                session.scalars(
+                    select(AttributionEventRow.event_id).where(
+                        AttributionEventRow.event_id.in_(ids)
+                    )
+                )
+            )
+            chunk = [r for r in chunk if r["event_id"] is None or r["event_id"] not in known]
+            statement = upsert_statement(session, AttributionEventRow).on_conflict_do_nothing(
+                index_elements=["event_id"]
+            )
+        else:
+            statement = insert(AttributionEventRow)
+        if chunk:
+            session.execute(statement, chunk)
+        stored += len(chunk)
     count_rows = counts.drop("line").with_columns(pl.col("campaign_id").fill_null("")).to_dicts()
     for start in range(0, len(count_rows), _CHUNK):
         statement = upsert_statement(session, ConversionCountRow).values(
