@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import polars as pl
 import pytest
+from sqlalchemy import delete
 
+from affroute.anomaly.events import read_frame
+from affroute.service import anomalies
+from affroute.service.uow import UnitOfWork
+from affroute.store.db import make_engine, session_factory
+from affroute.store.models import AttributionEventRow
 from tests.api.conftest import Server, _fresh_database, run_server, seed_catalog
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -200,3 +207,56 @@ def test_roles(server: Server) -> None:
         missing = analyst.post("/api/v1/anomalies/AN-nope/acknowledge")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_ok: bool
+) -> Iterator[str]:
+    yield from _fresh_database(request.param, tmp_path_factory, pg_ok)
+
+
+def test_the_scan_reads_only_what_arrived_and_holds_what_a_full_read_finds(database: str) -> None:
+    uow = UnitOfWork(session_factory(make_engine(database)))
+    lookback = timedelta(days=56)
+
+    def send(rows: list[dict[str, Any]], ingested: datetime) -> None:
+        parsed = read_frame(pl.DataFrame(rows), source="test")
+        assert not parsed.malformed
+        uow.run(
+            lambda s: anomalies.store_events(
+                session=s, events=parsed.events, counts=parsed.counts, now=ingested
+            )
+        )
+
+    def read(window: anomalies.EventWindow | None, now: datetime) -> list[tuple[Any, ...]]:
+        events, _ = uow.run(lambda s: anomalies.load_window(s, lookback, window, now))
+        return sorted(events.select("line", "at", "partner_id", "contact_hash").iter_rows())
+
+    window, clock = anomalies.EventWindow(), T0 + timedelta(days=1)
+    send(lead_rows("P1", "C1", 30, 5, T0), clock)
+    assert read(window, clock) == read(None, clock) and len(read(None, clock)) == 30
+    clock += timedelta(minutes=1)
+    send(lead_rows("P2", "C1", 20, 0, T0 + timedelta(days=2)), clock)
+    # A batch whose transaction took its clock reading before the last read, committed after.
+    send(lead_rows("P3", "C1", 4, 0, T0), clock - timedelta(minutes=3))
+    clock += timedelta(minutes=1)
+    assert read(window, clock) == read(None, clock) and len(read(None, clock)) == 54
+    # The newest event moves 57 days on: the batches of day 0 leave the 56-day window.
+    clock += timedelta(minutes=1)
+    send(lead_rows("P4", "C1", 10, 0, T0 + timedelta(days=57)), clock)
+    clock += timedelta(minutes=1)
+    assert read(window, clock) == read(None, clock)
+    assert {row[2] for row in read(None, clock)} == {"P2", "P4"}
+
+    # Proof that held events were not read again: a row removed behind the scan's back
+    # stays in the window until its hourly full read.
+    uow.run(
+        lambda s: s.execute(
+            delete(AttributionEventRow).where(AttributionEventRow.partner_id == "P2")
+        )
+    )
+    clock += timedelta(minutes=1)
+    assert {row[2] for row in read(window, clock)} == {"P2", "P4"}
+    clock += window.reload_every
+    assert {row[2] for row in read(window, clock)} == {"P4"}

@@ -256,7 +256,9 @@ def _tune(state: AppState) -> int:
 
 def _scan_anomalies(state: AppState) -> int:
     """Scan the events ingested since the last scan; new anomalies flag the next tickets."""
-    outcome = anomalies.scan_new_events(uow=state.uow, cache=state.cache, now=state.clock())
+    outcome = anomalies.scan_new_events(
+        uow=state.uow, cache=state.cache, now=state.clock(), window=state.anomaly_window
+    )
     return len(outcome.recorded.new) if outcome.recorded else 0
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from affroute.service import keys
+from affroute.service.anomalies import EventWindow
 from affroute.service.errors import ForbiddenError
 from affroute.service.keys import Principal, Role
 from affroute.service.runtime import RoutingCache
@@ -35,6 +36,8 @@ class AppState:
     uow: UnitOfWork
     cache: RoutingCache
     clock: Callable[[], datetime] = utc_now
+    # The continuous anomaly scan's events in memory: each scan reads only what arrived since.
+    anomaly_window: EventWindow = field(default_factory=EventWindow)
     _keys: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 

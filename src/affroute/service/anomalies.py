@@ -259,8 +259,52 @@ def store_events(
     return StoredEvents(stored, len(rows) - stored, len(count_rows))
 
 
-def load_window(session: Session, lookback: timedelta) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The stored events and counts of the last ``lookback`` before the newest event."""
+@dataclass(slots=True)
+class EventWindow:
+    """The stored events of the scan's lookback, kept in memory between one worker's scans.
+
+    A scan reads only the events stored since the last one (by ``ingested_at``, read again
+    with an overlap of ``overlap`` so that a batch committed a moment after its clock
+    reading is not missed; rows already held are dropped by id), and the whole window again
+    every ``reload_every`` as a safety net. Without it every scan read the whole lookback.
+    """
+
+    overlap: timedelta = timedelta(minutes=5)
+    reload_every: timedelta = timedelta(hours=1)
+    events: pl.DataFrame | None = None
+    read_from: datetime | None = None  # the clock reading when the last read began
+    loaded_at: datetime | None = None  # the last full read
+
+
+_EVENT_COLUMNS = [c for c in EVENT_SCHEMA if c != "line"]
+
+
+def _read_events(session: Session, *conditions: Any) -> pl.DataFrame:
+    """Stored events as an event frame; ``line`` is the row's id."""
+    result = session.execute(
+        select(
+            AttributionEventRow.id, *(getattr(AttributionEventRow, c) for c in _EVENT_COLUMNS)
+        ).where(*conditions)
+    )
+    return pl.DataFrame(
+        [tuple(r) for r in result],
+        schema={"line": pl.Int64(), **_stored(_EVENT_COLUMNS)},
+        orient="row",
+    ).with_columns(
+        pl.col("event").cast(EVENT_SCHEMA["event"]),
+        pl.col("at").dt.replace_time_zone(None).dt.replace_time_zone("UTC"),
+        pl.col("click_at").dt.replace_time_zone(None).dt.replace_time_zone("UTC"),
+    )
+
+
+def load_window(
+    session: Session,
+    lookback: timedelta,
+    window: EventWindow | None = None,
+    now: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stored events and counts of the last ``lookback`` before the newest event
+    (with a ``window`` and the clock's ``now``: reading only what arrived since)."""
     newest = session.scalar(select(func.max(AttributionEventRow.at)))
     newest_day = session.scalar(select(func.max(ConversionCountRow.day)))
     if newest_day is not None:
@@ -269,19 +313,28 @@ def load_window(session: Session, lookback: timedelta) -> tuple[pl.DataFrame, pl
     if newest is None:
         return pl.DataFrame(schema=EVENT_SCHEMA), pl.DataFrame(schema=COUNT_SCHEMA)
     since = newest - lookback
-    columns = [c for c in EVENT_SCHEMA if c != "line"]
-    result = session.execute(
-        select(AttributionEventRow.id, *(getattr(AttributionEventRow, c) for c in columns)).where(
-            AttributionEventRow.at >= since
+    if window is None or now is None:
+        events = _read_events(session, AttributionEventRow.at >= since)
+    elif (
+        window.events is None
+        or window.read_from is None
+        or window.loaded_at is None
+        or now - window.loaded_at >= window.reload_every
+    ):
+        events = _read_events(session, AttributionEventRow.at >= since)
+        window.loaded_at = now
+    else:
+        arrived = _read_events(
+            session,
+            AttributionEventRow.ingested_at >= window.read_from - window.overlap,
+            AttributionEventRow.at >= since,
         )
-    )
-    events = pl.DataFrame(
-        [tuple(r) for r in result], schema={"line": pl.Int64(), **_stored(columns)}, orient="row"
-    ).with_columns(
-        pl.col("event").cast(EVENT_SCHEMA["event"]),
-        pl.col("at").dt.replace_time_zone(None).dt.replace_time_zone("UTC"),
-        pl.col("click_at").dt.replace_time_zone(None).dt.replace_time_zone("UTC"),
-    )
+        held = window.events.filter(pl.col("at") >= since)
+        events = pl.concat(
+            [held, arrived.join(held.select("line"), on="line", how="anti")], how="vertical"
+        )
+    if window is not None and now is not None:
+        window.events, window.read_from = events, now
     count_columns = [c for c in COUNT_SCHEMA if c != "line"]
     counts_result = session.execute(
         select(*(getattr(ConversionCountRow, c) for c in count_columns)).where(
@@ -319,9 +372,15 @@ class ScanOutcome:
 
 
 def scan_new_events(
-    *, uow: UnitOfWork, cache: RoutingCache, now: datetime, thresholds: AnomalyConfig | None = None
+    *,
+    uow: UnitOfWork,
+    cache: RoutingCache,
+    now: datetime,
+    thresholds: AnomalyConfig | None = None,
+    window: EventWindow | None = None,
 ) -> ScanOutcome:
     """Scan the stored events if any arrived since the last scan; store what is found.
+    With a ``window`` (one per worker) only the events stored since are read.
 
     Several workers may run this at once: the unique open fingerprint keeps one row per
     anomaly, and a worker that loses that race retries and finds the row.
@@ -344,7 +403,7 @@ def scan_new_events(
 
     def work(session: Session) -> ScanOutcome:
         thresholds = thresholds_given or cache.current(session).config.anomalies
-        events, counts = load_window(session, thresholds.lookback)
+        events, counts = load_window(session, thresholds.lookback, window, now)
         result = scan(events, counts, thresholds)
         recorded = record_findings(session=session, findings=result.findings, now=now)
         session.execute(update(MetaRow).where(MetaRow.key == SCANNED_COUNTER).values(value=seen))

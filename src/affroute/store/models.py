@@ -159,7 +159,7 @@ class AttributionEventRow(Base):
     click_at: Mapped[datetime | None]
     # The sender's id of the event, when it gives one: unique, so a re-sent batch adds nothing.
     event_id: Mapped[str | None] = mapped_column(String(200))
-    ingested_at: Mapped[datetime]
+    ingested_at: Mapped[datetime] = mapped_column(index=True)  # the scan reads what arrived
 
     __table_args__ = (Index("ux_attribution_events_event_id", "event_id", unique=True),)
 

@@ -1,4 +1,5 @@
-"""Attribution events carry the sender's event id, unique: a re-sent batch is stored once.
+"""Attribution events carry the sender's event id, unique: a re-sent batch is stored once;
+and an index on when they arrived, for the continuous scan's reads of what is new.
 
 Revision ID: 0012
 Revises: 0011
@@ -20,8 +21,10 @@ def upgrade() -> None:
     op.create_index(
         "ux_attribution_events_event_id", "attribution_events", ["event_id"], unique=True
     )
+    op.create_index("ix_attribution_events_ingested_at", "attribution_events", ["ingested_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_attribution_events_ingested_at", table_name="attribution_events")
     op.drop_index("ux_attribution_events_event_id", table_name="attribution_events")
     op.drop_column("attribution_events", "event_id")
