@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
 import polars as pl
 import pytest
+import yaml
 from sqlalchemy import delete
 
 from affroute.anomaly.events import read_frame
@@ -18,6 +20,7 @@ from affroute.service.uow import UnitOfWork
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import AttributionEventRow
 from tests.api.conftest import Server, _fresh_database, run_server, seed_catalog
+from tests.conftest import EXAMPLE
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 INDIA = timezone(timedelta(hours=5, minutes=30))
@@ -260,3 +263,26 @@ def test_the_scan_reads_only_what_arrived_and_holds_what_a_full_read_finds(datab
     assert {row[2] for row in read(window, clock)} == {"P2", "P4"}
     clock += window.reload_every
     assert {row[2] for row in read(window, clock)} == {"P4"}
+
+
+def test_an_anomaly_no_scan_finds_again_is_resolved_by_the_service(
+    database: str, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["anomalies"] = {"resolve_after": 0.02}  # minutes: 1.2 s unseen
+    config = tmp_path / "resolving.yaml"
+    config.write_text(yaml.safe_dump(data))
+    for server in run_server(database, config, anomaly_scan_seconds=0.2):
+        with server.client("admin") as admin:
+            seed_catalog(admin)
+            sent = admin.post("/api/v1/events/bulk", json=lead_rows("P009", "C-XMAS", 40, 12, T0))
+            assert sent.status_code == 200, sent.text
+            [found] = wait_for(admin, {"kind": "duplicate_leads", "partner_id": "P009"}, 1)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                anomaly = admin.get(f"/api/v1/anomalies/{found['id']}").json()
+                if anomaly["status"] == "resolved":
+                    break
+                time.sleep(0.1)
+            assert anomaly["status"] == "resolved" and anomaly["resolved_by"] == "scan"
+            assert ticket(admin, "P009")["decision"]["trace"]["anomalies"] == []

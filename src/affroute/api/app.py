@@ -256,8 +256,14 @@ def _tune(state: AppState) -> int:
 
 def _scan_anomalies(state: AppState) -> int:
     """Scan the events ingested since the last scan; new anomalies flag the next tickets."""
+    now = state.clock()
     outcome = anomalies.scan_new_events(
-        uow=state.uow, cache=state.cache, now=state.clock(), window=state.anomaly_window
+        uow=state.uow, cache=state.cache, now=now, window=state.anomaly_window
+    )
+    state.uow.run(
+        lambda s: anomalies.resolve_unseen(
+            session=s, config=state.cache.current(s).config.anomalies, now=now
+        )
     )
     return len(outcome.recorded.new) if outcome.recorded else 0
 

@@ -495,6 +495,7 @@ class _Builder:
             lag=LagConfig(**raw.lag.model_dump()),
             conversion_rate=ConversionRateConfig(**raw.conversion_rate.model_dump()),
             lookback=raw.lookback,
+            resolve_after=raw.resolve_after,
         )
 
     def _tiers(self) -> tuple[Tier, ...]:

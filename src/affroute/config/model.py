@@ -203,6 +203,9 @@ class AnomalyConfig:
     lag: LagConfig = LagConfig()
     conversion_rate: ConversionRateConfig = ConversionRateConfig()
     lookback: timedelta = timedelta(days=56)  # events the continuous scan looks at
+    # A scan-found anomaly no scan has found for this long is resolved by the service
+    # (None: only people resolve anomalies).
+    resolve_after: timedelta | None = None
 
 
 # The ticket fields a help desk's custom fields can fill.

@@ -251,6 +251,7 @@ class AnomaliesIn(_Strict):
     lag: LagIn = LagIn()
     conversion_rate: ConversionRateIn = ConversionRateIn()
     lookback: Duration = timedelta(days=56)
+    resolve_after: Duration | None = None
 
 
 class HelpDeskIn(_Strict):

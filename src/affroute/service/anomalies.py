@@ -162,6 +162,36 @@ def change_status(
     return row
 
 
+RESOLVED_BY_SCAN = "scan"
+
+
+def resolve_unseen(*, session: Session, config: AnomalyConfig, now: datetime) -> list[str]:
+    """Resolve the scan-found anomalies no scan has found for ``config.resolve_after``
+    (uploaded ones, and everything when it is unset, wait for a person); their ids."""
+    if config.resolve_after is None:
+        return []
+    resolved = list(
+        session.scalars(
+            update(AnomalyRow)
+            .where(
+                AnomalyRow.fingerprint.is_not(None),
+                AnomalyRow.status != AnomalyStatus.RESOLVED.value,
+                AnomalyRow.last_seen_at < now - config.resolve_after,
+            )
+            .values(
+                status=AnomalyStatus.RESOLVED.value,
+                resolved_at=now,
+                resolved_by=RESOLVED_BY_SCAN,
+                updated_at=now,
+            )
+            .returning(AnomalyRow.id)
+        )
+    )
+    if resolved:
+        bump(session, CONTEXT_COUNTER)  # the router stops flagging their partners
+    return resolved
+
+
 @dataclass(frozen=True, slots=True)
 class PeriodCount:
     start: date
