@@ -305,6 +305,9 @@ class EventWindow:
     read_from: datetime | None = None  # the clock reading when the last read began
     loaded_at: datetime | None = None  # the last full read
 
+    def full_read_due(self, now: datetime) -> bool:
+        return self.loaded_at is None or now - self.loaded_at >= self.reload_every
+
 
 _EVENT_COLUMNS = [c for c in EVENT_SCHEMA if c != "line"]
 
@@ -345,14 +348,9 @@ def load_window(
     since = newest - lookback
     if window is None or now is None:
         events = _read_events(session, AttributionEventRow.at >= since)
-    elif (
-        window.events is None
-        or window.read_from is None
-        or window.loaded_at is None
-        or now - window.loaded_at >= window.reload_every
-    ):
+    elif window.events is None or window.read_from is None or window.full_read_due(now):
         events = _read_events(session, AttributionEventRow.at >= since)
-        window.loaded_at = now
+        window.events, window.read_from, window.loaded_at = events, now, now
     else:
         arrived = _read_events(
             session,
@@ -363,7 +361,6 @@ def load_window(
         events = pl.concat(
             [held, arrived.join(held.select("line"), on="line", how="anti")], how="vertical"
         )
-    if window is not None and now is not None:
         window.events, window.read_from = events, now
     count_columns = [c for c in COUNT_SCHEMA if c != "line"]
     counts_result = session.execute(
