@@ -6,13 +6,17 @@ import math
 from datetime import date
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from affroute.analytics import facts, metrics, operational
 from affroute.analytics.metrics import Filters
 from affroute.service.errors import NotFoundError
 from affroute.service.uow import UnitOfWork
+from affroute.store import migrate
+from affroute.store.db import make_engine, session_factory
+from affroute.store.models import TicketFactRow as F
 from affroute.store.models import TicketRow
 from tests.analytics.conftest import NOW, T0, H, event
 from tests.conftest import T0 as MONDAY
@@ -89,6 +93,35 @@ def test_misroute_rate_is_blamed_on_the_first_decision(uow: UnitOfWork) -> None:
     }
     total = rows[-1]
     assert (total.misroute_rate, total.escalation_rate) == (0.4, 0.2)
+
+
+def outcomes(uow: UnitOfWork, by: metrics.OutcomeKey, filters: Filters = ALL) -> dict[str, tuple]:
+    rows = uow.run(lambda s: metrics.routing_outcomes(session=s, filters=filters, by=by))
+    return {
+        r.group: (r.tickets, r.solved, r.csat, r.responses, r.median_resolution_hours,
+                  r.mean_resolution_hours, r.reopen_rate, r.reassignment_rate)
+        for r in rows
+    }  # fmt: skip
+
+
+def test_routing_outcomes_of_each_first_decision(uow: UnitOfWork) -> None:
+    # rule:r1 is t1 (2 h, CSAT 5, reopened) and t2 (4 h, CSAT 3, moved); model:m1 is t3
+    # (10 h, CSAT 4) and t4 (20 h, moved, survey not answered); default is t5, still open.
+    assert outcomes(uow, metrics.OutcomeKey.DECIDED_BY) == {
+        "default": (1, 0, None, 0, None, None, None, 0.0),
+        "model:m1": (2, 2, 4.0, 1, 15.0, 15.0, 0.0, 0.5),
+        "rule:r1": (2, 2, 4.0, 2, 3.0, 3.0, 0.5, 0.5),
+    }
+
+
+def test_routing_outcomes_of_the_team_first_chosen(uow: UnitOfWork) -> None:
+    found = outcomes(uow, metrics.OutcomeKey.TEAM)
+    assert found["analytics"] == (1, 1, 4.0, 1, 10.0, 10.0, 0.0, 0.0)  # t3
+    assert found["general"] == (1, 0, None, 0, None, None, None, 0.0)  # t5
+    # t1, t2, t4: 2, 4 and 20 hours; t1 reopened; t2 and t4 moved to analytics.
+    assert found["finance"] == pytest.approx((3, 3, 4.0, 2, 4.0, 26 / 3, 1 / 3, 2 / 3))
+    later = outcomes(uow, metrics.OutcomeKey.DECIDED_BY, Filters(created_from=T0 + H))
+    assert later["rule:r1"] == (1, 1, 3.0, 1, 4.0, 4.0, 0.0, 1.0)  # t2 alone
 
 
 def test_model_precision_and_recall_from_outcomes(uow: UnitOfWork) -> None:
@@ -201,3 +234,15 @@ def test_refresh_follows_new_events_and_breaches_without_one(uow: UnitOfWork) ->
     uow.run(lambda s: facts.refresh(session=s))  # a breach has no event: found anyway
     sla = uow.run(lambda s: metrics.sla_compliance(session=s, filters=ALL))
     assert next(r for r in sla if r.key == "unknown").breached == 1
+
+
+def test_upgrading_to_0012_marks_the_reopened_tickets_from_the_event_log(
+    database_url: str,
+) -> None:
+    command.downgrade(migrate.alembic_config(database_url), "0011")
+    migrate.upgrade(database_url)
+    uow = UnitOfWork(session_factory(make_engine(database_url)))
+    rows = uow.run(lambda s: s.execute(select(F.ticket_id, F.reopened)).all())
+    found = {ticket_id: reopened for ticket_id, reopened in rows}
+    assert found == {"t1": True, "t2": False, "t3": False, "t4": False, "t5": False}
+    assert uow.run(lambda s: facts.refresh(session=s)).events == 0  # nothing left to redo

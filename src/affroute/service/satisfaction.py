@@ -1,9 +1,8 @@
-"""Satisfaction and routing outcomes, computed from stored surveys, decisions and events.
+"""Satisfaction computed from the stored surveys: CSAT, NPS and response rate by team,
+agent, priority, category, partner tier or engagement band, overall and week by week.
 
-- ``satisfaction``: CSAT, NPS and response rate by team, agent, priority, category, partner
-  tier or engagement band, overall and week by week.
-- ``routing_outcomes``: for what made each ticket's first decision (a rule, the model, the
-  default) or the team it chose: CSAT, resolution time, reopen and reassignment rates.
+What each routing decision led to (CSAT, resolution time, reopens, reassignments) is a
+metric on the ticket facts: ``affroute.analytics.metrics.routing_outcomes``.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from affroute.service.history import KINDS, History
-from affroute.store.models import DecisionRow, SurveyRow, TicketEventRow, TicketRow
+from affroute.store.models import SurveyRow
 
 
 class Dimension(StrEnum):
@@ -29,11 +27,6 @@ class Dimension(StrEnum):
     CATEGORY = "category"
     PARTNER_TIER = "partner_tier"
     ENGAGEMENT = "engagement_band"
-
-
-class OutcomeKey(StrEnum):
-    DECIDED_BY = "decided_by"  # rule:<name>, model:<name>, default
-    TEAM = "team"
 
 
 @dataclass
@@ -147,93 +140,3 @@ def overall(
     for csat, nps in rows:
         tally.add(csat, nps)
     return Satisfaction.of("all", None, tally)
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingOutcome:
-    group: str
-    tickets: int
-    solved: int
-    csat: float | None
-    responses: int
-    median_resolution_hours: float | None
-    mean_resolution_hours: float | None
-    reopen_rate: float | None
-    reassignment_rate: float  # share of tickets moved to another team by a person
-
-
-@dataclass
-class _Outcomes:
-    tickets: int = 0
-    resolution_hours: list[float] = field(default_factory=list)
-    reopened: int = 0
-    reassigned: int = 0
-    csat: list[int] = field(default_factory=list)
-
-
-def routing_outcomes(
-    *,
-    session: Session,
-    by: OutcomeKey,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[RoutingOutcome]:
-    """Outcomes of the tickets created in the window, grouped by their first decision."""
-    first = (
-        select(DecisionRow.ticket_id, func.min(DecisionRow.id).label("first_id"))
-        .group_by(DecisionRow.ticket_id)
-        .subquery()
-    )
-    column = DecisionRow.team_source if by is OutcomeKey.DECIDED_BY else DecisionRow.team
-    tickets = session.execute(
-        select(TicketRow.id, TicketRow.created_at, column)
-        .join(first, first.c.ticket_id == TicketRow.id)
-        .join(DecisionRow, DecisionRow.id == first.c.first_id)
-        .where(*_window(TicketRow.created_at, since, until))
-    ).all()
-    group_of = {ticket_id: group for ticket_id, _, group in tickets}
-    created_at = {ticket_id: created for ticket_id, created, _ in tickets}
-    tallies: dict[str, _Outcomes] = defaultdict(_Outcomes)
-    for group in group_of.values():
-        tallies[group].tickets += 1
-    histories: dict[str, History] = defaultdict(History)
-    events = session.execute(
-        select(
-            TicketEventRow.ticket_id, TicketEventRow.kind, TicketEventRow.data, TicketEventRow.at
-        )
-        .join(TicketRow, TicketRow.id == TicketEventRow.ticket_id)
-        .where(TicketEventRow.kind.in_(KINDS), *_window(TicketRow.created_at, since, until))
-        .order_by(TicketEventRow.id)
-    )
-    for ticket_id, kind, data, at in events:
-        if ticket_id in group_of:
-            histories[ticket_id].add(kind, data, at)
-    for ticket_id, history in histories.items():
-        tally = tallies[group_of[ticket_id]]
-        if history.solved_at is not None:
-            hours = (history.solved_at - created_at[ticket_id]).total_seconds() / 3600
-            tally.resolution_hours.append(hours)
-        tally.reopened += history.reopened
-        tally.reassigned += history.misrouted
-    answers = session.execute(
-        select(SurveyRow.ticket_id, SurveyRow.csat).where(SurveyRow.csat.is_not(None))
-    )
-    for ticket_id, csat in answers:
-        if ticket_id in group_of and csat is not None:
-            tallies[group_of[ticket_id]].csat.append(csat)
-    return [_outcome(group, tallies[group]) for group in sorted(tallies)]
-
-
-def _outcome(group: str, tally: _Outcomes) -> RoutingOutcome:
-    solved = len(tally.resolution_hours)
-    return RoutingOutcome(
-        group=group,
-        tickets=tally.tickets,
-        solved=solved,
-        csat=statistics.fmean(tally.csat) if tally.csat else None,
-        responses=len(tally.csat),
-        median_resolution_hours=statistics.median(tally.resolution_hours) if solved else None,
-        mean_resolution_hours=statistics.fmean(tally.resolution_hours) if solved else None,
-        reopen_rate=tally.reopened / solved if solved else None,
-        reassignment_rate=tally.reassigned / tally.tickets,
-    )

@@ -503,6 +503,7 @@ class TicketFactRow(Base):
     resolution_seconds: Mapped[float | None] = mapped_column(Float)
     assigned_seconds: Mapped[float | None] = mapped_column(Float)  # creation to first agent
     misrouted: Mapped[bool] = mapped_column(Boolean)  # moved to another team by a person
+    reopened: Mapped[bool] = mapped_column(Boolean)  # solved, then opened again
     escalated: Mapped[bool] = mapped_column(Boolean)
     has_sla: Mapped[bool] = mapped_column(Boolean)
     breached: Mapped[bool] = mapped_column(Boolean)
@@ -520,11 +521,12 @@ class TicketFactRow(Base):
         Index("ix_facts_created", "created_at", "team", "partner_tier", "deal_value",
               "resolution_seconds", "score"),
         Index("ix_facts_sample", "sample_key", "created_at", "team", "partner_tier",
-              "deal_value", "resolution_seconds", "score"),
+              "deal_value", "resolution_seconds", "score", "decided_by", "first_team"),
         Index("ix_facts_deal", "deal_value", "created_at", "team", "partner_tier",
               "resolution_seconds"),
         Index("ix_facts_decided", "decided_by", "first_team", "team", "created_at",
-              "partner_tier", "misrouted", "escalated", "resolved_at"),
+              "partner_tier", "misrouted", "escalated", "resolved_at", "resolution_seconds",
+              "reopened", "csat"),
         Index("ix_facts_sla", "team", "priority", "partner_tier", "created_at", "has_sla",
               "breached", "escalated", "assigned_seconds", "resolved_at"),
         Index("ix_facts_survey", "engagement_band", "survey_week", "created_at", "team",

@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from affroute.analytics import metrics
 from affroute.api.deps import StateDep
 from affroute.service import satisfaction
 from affroute.store.models import SurveyRow
 from affroute.web.auth import Staff
-from affroute.web.pages.common import FilterParams, bar, filters_of, render
+from affroute.web.pages.common import FilterParams, bar, filters_of, metric_filters, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,11 +46,8 @@ def satisfaction_page(
                 .limit(20)
             )
         )
-        outcomes = satisfaction.routing_outcomes(
-            session=session,
-            by=satisfaction.OutcomeKey.DECIDED_BY,
-            since=filters.since,
-            until=filters.until,
+        outcomes = metrics.routing_outcomes(
+            session=session, filters=metric_filters(filters), by=metrics.OutcomeKey.DECIDED_BY
         )
         return {"rows": rows, "comments": comments, "outcomes": outcomes}
 
