@@ -89,12 +89,17 @@ ENDPOINTS = [
     "misroutes", "attribution", "correlation", "sla", "models", "operational/queues",
     "operational/agents", "operational/waiting", "operational/at-risk",
 ]  # fmt: skip
-# The endpoints that computed a figure from the source tables before the facts existed.
+# Endpoints outside /api/v1/metrics that the dashboard's figures come from too.
+MORE = {
+    "surveys/outcomes?by=decided_by": "/api/v1/surveys/outcomes?by=decided_by",
+    "surveys/outcomes?by=team": "/api/v1/surveys/outcomes?by=team",
+    "/metrics (scrape)": "/metrics",
+}
+# The endpoints that still compute a figure from the source tables, beside the metric
+# that replaces them.
 EXISTING = {
     "sla": "/api/v1/sla/stats",
     "satisfaction/engagement": "/api/v1/surveys/satisfaction?by=engagement_band",
-    "misroutes": "/api/v1/surveys/outcomes?by=decided_by",
-    "resolution": "/api/v1/surveys/outcomes?by=team",
 }
 FACT_INDEXES = ("ix_facts_created", "ix_facts_sample", "ix_facts_deal", "ix_facts_decided",
                 "ix_facts_sla", "ix_facts_survey")  # fmt: skip
@@ -426,6 +431,11 @@ class Run:
     pages: dict[str, Figures] = field(default_factory=dict)  # ours, unindexed, <peer-ref>
 
 
+def endpoints() -> dict[str, str]:
+    """What the table calls each endpoint, and its path."""
+    return {name: f"/api/v1/metrics/{name}" for name in ENDPOINTS} | MORE
+
+
 def measure(
     url: str, key: str, rounds: int, indexes: Indexes | None, peer: tuple[str, Path] | None
 ) -> Run:
@@ -434,18 +444,16 @@ def measure(
     add_users(url)
     with serve(url) as base, httpx.Client(base_url=base, headers={"X-API-Key": key},
                                            timeout=600) as client:  # fmt: skip
-        for name in ENDPOINTS:
-            run.endpoints["ours"][name] = timed(client, f"/api/v1/metrics/{name}", rounds)
-        run.endpoints["ours"]["/metrics (scrape)"] = timed(client, "/metrics", rounds)
+        for name, path in endpoints().items():
+            run.endpoints["ours"][name] = timed(client, path, rounds)
         for name, path in EXISTING.items():
             run.endpoints["existing"][name] = timed(client, path, max(1, rounds // 2))
         run.pages["ours"] = time_pages(base, ticket, rounds)
         if indexes is not None:
             indexes.drop()
             try:
-                for name in ENDPOINTS:
-                    if not name.startswith("operational"):
-                        path = f"/api/v1/metrics/{name}"
+                for name, path in endpoints().items():
+                    if not name.startswith(("operational", "/metrics")):
                         run.endpoints["unindexed"][name] = timed(client, path, 1)
                 run.pages["unindexed"] = time_pages(base, ticket, 1, facts_only=True)
             finally:
@@ -453,6 +461,10 @@ def measure(
     if peer is not None:
         ref, source = peer
         with serve(url, source) as base:
+            with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=600) as client:
+                run.endpoints[ref] = {
+                    name: timed(client, path, max(1, rounds // 2)) for name, path in MORE.items()
+                }
             run.pages[ref] = time_pages(base, ticket, max(1, rounds // 2))
     return run
 
@@ -496,8 +508,12 @@ def show(title: str, run: Run, build: dict[str, Any]) -> None:
     for column in ("endpoint", "ms", "peer", "peer ms", "ratio", "<= 500 ms"):
         table.add_column(column, justify="left" if column in ("endpoint", "peer") else "right")
     for name, ms in figures["ours"].items():
-        peers = [(f"source-table endpoint {EXISTING.get(name)}", figures["existing"].get(name)),
-                 ("facts without indexes", figures["unindexed"].get(name))]  # fmt: skip
+        peers = [
+            (f"source-table endpoint {EXISTING.get(name)}", figures["existing"].get(name)),
+            ("facts without indexes", figures["unindexed"].get(name)),
+        ]
+        peers += [(f"code at {ref}", f.get(name)) for ref, f in figures.items()
+                  if ref not in ("ours", "existing", "unindexed")]  # fmt: skip
         shown = [(p, v) for p, v in peers if v is not None] or [("-", None)]
         for i, (peer, value) in enumerate(shown):
             table.add_row(
