@@ -175,7 +175,9 @@ def write(session: Session, ticket_ids: Sequence[str]) -> None:
     rows = list(compute(session, ticket_ids))
     if not rows:
         return
-    statement = upsert_statement(session, TicketFactRow)
+    # The table, not the mapped class: the ORM's bulk path splits the rows by which values
+    # are None, one statement per shape (~2,000 per 3,000 rows); Core sends them in batches.
+    statement = upsert_statement(session, TicketFactRow.__table__)
     columns = {key: statement.excluded[key] for key in rows[0] if key != "ticket_id"}
     session.execute(
         statement.on_conflict_do_update(index_elements=["ticket_id"], set_=columns), rows
