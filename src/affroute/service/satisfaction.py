@@ -7,16 +7,16 @@ metric on the ticket facts: ``affroute.analytics.metrics.routing_outcomes``.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from affroute.store.db import week_start
 from affroute.store.models import SurveyRow
 
 
@@ -32,15 +32,20 @@ class Dimension(StrEnum):
 @dataclass
 class _Tally:
     issued: int = 0
-    csat: list[int] = field(default_factory=list)
-    nps: list[int] = field(default_factory=list)
+    csat_count: int = 0
+    csat_sum: int = 0
+    nps_count: int = 0
+    promoters: int = 0
+    detractors: int = 0
 
-    def add(self, csat: int | None, nps: int | None) -> None:
-        self.issued += 1
-        if csat is not None:
-            self.csat.append(csat)
-        if nps is not None:
-            self.nps.append(nps)
+    def add(self, counts: Sequence[int]) -> None:
+        """Add (issued, csat answers, their sum, NPS answers, promoters, detractors)."""
+        self.issued += counts[0]
+        self.csat_count += counts[1]
+        self.csat_sum += counts[2]
+        self.nps_count += counts[3]
+        self.promoters += counts[4]
+        self.detractors += counts[5]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +60,16 @@ class Satisfaction:
 
     @staticmethod
     def of(group: str, week: date | None, tally: _Tally) -> Satisfaction:
-        responses = max(len(tally.csat), len(tally.nps))
+        responses = max(tally.csat_count, tally.nps_count)
         return Satisfaction(
             group=group,
             week=week,
             surveys=tally.issued,
             responses=responses,
             response_rate=responses / tally.issued if tally.issued else None,
-            csat=statistics.fmean(tally.csat) if tally.csat else None,
-            nps=net_promoter_score(tally.nps),
+            csat=tally.csat_sum / tally.csat_count if tally.csat_count else None,
+            nps=nps_of_counts(tally.promoters, tally.detractors, tally.nps_count),
         )
-
-
-def net_promoter_score(scores: Iterable[int]) -> float | None:
-    values = list(scores)
-    promoters = sum(1 for v in values if v >= 9)
-    detractors = sum(1 for v in values if v <= 6)
-    return nps_of_counts(promoters, detractors, len(values))
 
 
 def nps_of_counts(promoters: int, detractors: int, answers: int) -> float | None:
@@ -105,38 +103,32 @@ def satisfaction(
     """Per group: the whole period first (``week`` None), then each week, oldest first.
 
     Surveys count from the week their ticket was solved; the response rate counts the
-    surveys that went out (not those still waiting for their delay).
+    surveys that went out (not those still waiting for their delay). Counted in SQL, per
+    group and week: the figures come back, not the surveys.
     """
     column = getattr(SurveyRow, by.value)
+    week = week_start(session, SurveyRow.created_at)
     window = _window(SurveyRow.created_at, since, until)
     rows = session.execute(
-        select(column, SurveyRow.created_at, SurveyRow.csat, SurveyRow.nps).where(
-            SurveyRow.status != "scheduled", *window
+        select(
+            column, week,
+            func.count(), func.count(SurveyRow.csat), func.coalesce(func.sum(SurveyRow.csat), 0),
+            func.count(SurveyRow.nps), func.count().filter(SurveyRow.nps >= 9),
+            func.count().filter(SurveyRow.nps <= 6),
         )
-    )
+        .where(SurveyRow.status != "scheduled", *window)
+        .group_by(column, week)
+    )  # fmt: skip
     overall: dict[str, _Tally] = defaultdict(_Tally)
     weekly: dict[tuple[str, date], _Tally] = defaultdict(_Tally)
-    for group, created, csat, nps in rows:
+    for group, monday_of, *counts in rows:
         name = group if group is not None else "(none)"
-        overall[name].add(csat, nps)
-        weekly[(name, monday(created))].add(csat, nps)
+        numbers = [int(c or 0) for c in counts]
+        overall[name].add(numbers)
+        weekly[(name, monday_of)].add(numbers)
     result = []
     for name in sorted(overall):
         result.append(Satisfaction.of(name, None, overall[name]))
         weeks = sorted(week for group, week in weekly if group == name)
         result.extend(Satisfaction.of(name, week, weekly[(name, week)]) for week in weeks)
     return result
-
-
-def overall(
-    *, session: Session, since: datetime | None = None, until: datetime | None = None
-) -> Satisfaction:
-    """CSAT, NPS and response rate over every survey that went out in the window."""
-    window = _window(SurveyRow.created_at, since, until)
-    tally = _Tally()
-    rows = session.execute(
-        select(SurveyRow.csat, SurveyRow.nps).where(SurveyRow.status != "scheduled", *window)
-    )
-    for csat, nps in rows:
-        tally.add(csat, nps)
-    return Satisfaction.of("all", None, tally)
