@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Any
 
 import pytest
 from alembic import command
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from affroute.analytics import facts, metrics, operational
 from affroute.analytics.metrics import Filters
+from affroute.service import satisfaction
 from affroute.service.errors import NotFoundError
 from affroute.service.uow import UnitOfWork
 from affroute.store import migrate
@@ -166,6 +168,18 @@ def test_satisfaction_by_engagement_level(uow: UnitOfWork) -> None:
     assert overall == {"top": (2, 2, 4.0, 0.0), "low": (1, 1, 4.0, 100.0)}
 
 
+def test_the_overview_reads_the_three_satisfaction_views_at_once(uow: UnitOfWork) -> None:
+    found = uow.run(lambda s: metrics.survey_figures(session=s, filters=ALL))
+    assert found.by_engagement == uow.run(
+        lambda s: metrics.satisfaction_by_engagement(session=s, filters=ALL)
+    )
+    assert found.trend == uow.run(lambda s: metrics.satisfaction_trend(session=s, filters=ALL))
+    # t1 5 / 10, t2 3 / 6, t3 4 / 9 answered; t4's survey is still scheduled.
+    whole = found.overall
+    assert (whole.group, whole.week, whole.surveys, whole.responses) == ("all", None, 3, 3)
+    assert whole.csat == 4.0 and whole.nps == pytest.approx(100 / 3)
+
+
 def test_satisfaction_trend_week_by_week(uow: UnitOfWork) -> None:
     rows = uow.run(lambda s: metrics.satisfaction_trend(session=s, filters=ALL))
     assert len(rows) == 1
@@ -246,3 +260,23 @@ def test_upgrading_to_0012_marks_the_reopened_tickets_from_the_event_log(
     found = {ticket_id: reopened for ticket_id, reopened in rows}
     assert found == {"t1": True, "t2": False, "t3": False, "t4": False, "t5": False}
     assert uow.run(lambda s: facts.refresh(session=s)).events == 0  # nothing left to redo
+
+
+def test_satisfaction_by_dimension_counted_in_sql(uow: UnitOfWork) -> None:
+    # What the satisfaction page shows: the surveys that went out (t4's is scheduled).
+    def rows(**window: Any) -> list[tuple[Any, ...]]:
+        found = uow.run(
+            lambda s: satisfaction.satisfaction(
+                session=s, by=satisfaction.Dimension.ENGAGEMENT, **window
+            )
+        )
+        return [(r.group, r.week, r.surveys, r.responses, r.csat, r.nps) for r in found]
+
+    week = MONDAY.date()
+    assert rows() == [
+        ("low", None, 1, 1, 4.0, 100.0), ("low", week, 1, 1, 4.0, 100.0),  # t3: 4 / 9
+        ("top", None, 2, 2, 4.0, 0.0), ("top", week, 2, 2, 4.0, 0.0),  # t1 5 / 10, t2 3 / 6
+    ]  # fmt: skip
+    assert rows(since=T0 + 3 * H, until=T0 + 6 * H) == [
+        ("top", None, 1, 1, 3.0, -100.0), ("top", week, 1, 1, 3.0, -100.0),  # t2 alone
+    ]  # fmt: skip

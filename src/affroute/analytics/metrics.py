@@ -248,27 +248,56 @@ def _survey_tallies(session: Session, filters: Filters) -> dict[tuple[str, date]
 
 def satisfaction_by_engagement(*, session: Session, filters: Filters) -> list[Satisfaction]:
     """CSAT, NPS and response rate per engagement band: the whole window, then each week."""
+    return _by_engagement(_survey_tallies(session, filters))
+
+
+def satisfaction_trend(*, session: Session, filters: Filters) -> list[Satisfaction]:
+    """CSAT, NPS and response rate of all surveyed tickets, week by week (group ``all``)."""
+    return _trend(_survey_tallies(session, filters))
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyFigures:
+    by_engagement: list[Satisfaction]
+    trend: list[Satisfaction]
+    overall: Satisfaction
+
+
+def survey_figures(*, session: Session, filters: Filters) -> SurveyFigures:
+    """The three satisfaction views above from one read of the facts (the overview's)."""
     tallies = _survey_tallies(session, filters)
+    return SurveyFigures(_by_engagement(tallies), _trend(tallies), _overall(tallies))
+
+
+def _counts(t: _SurveyTally) -> tuple[int, ...]:
+    return (t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count, t.promoters,
+            t.detractors)  # fmt: skip
+
+
+def _by_engagement(tallies: dict[tuple[str, date], _SurveyTally]) -> list[Satisfaction]:
     result = []
     for band in sorted({band for band, _ in tallies}):
         weeks = sorted(week for b, week in tallies if b == band)
         overall = _SurveyTally()
         for week in weeks:
-            t = tallies[(band, week)]
-            overall.add((t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count,
-                         t.promoters, t.detractors))  # fmt: skip
+            overall.add(_counts(tallies[(band, week)]))
         result.append(overall.row(band, None))
         result.extend(tallies[(band, week)].row(band, week) for week in weeks)
     return result
 
 
-def satisfaction_trend(*, session: Session, filters: Filters) -> list[Satisfaction]:
-    """CSAT, NPS and response rate of all surveyed tickets, week by week (group ``all``)."""
+def _trend(tallies: dict[tuple[str, date], _SurveyTally]) -> list[Satisfaction]:
     weekly: dict[date, _SurveyTally] = defaultdict(_SurveyTally)
-    for (_, week), t in _survey_tallies(session, filters).items():
-        weekly[week].add((t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count,
-                          t.promoters, t.detractors))  # fmt: skip
+    for (_, week), t in tallies.items():
+        weekly[week].add(_counts(t))
     return [weekly[week].row("all", week) for week in sorted(weekly)]
+
+
+def _overall(tallies: dict[tuple[str, date], _SurveyTally]) -> Satisfaction:
+    whole = _SurveyTally()
+    for t in tallies.values():
+        whole.add(_counts(t))
+    return whole.row("all", None)
 
 
 # -- misroutes and escalations ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from affroute.analytics import metrics, operational
 from affroute.api.deps import StateDep
-from affroute.service import satisfaction
 from affroute.service.keys import Role
 from affroute.web.auth import Anyone, Staff
 from affroute.web.pages.common import (
@@ -29,18 +29,36 @@ from affroute.web.pages.common import (
 router = APIRouter(include_in_schema=False)
 
 
-def overview_cards(session: Session, filters: Filters, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The facts-based figures both the cards and the charts show, read once per page."""
+
+    compliance: list[metrics.SlaCompliance]
+    misroutes: list[metrics.MisrouteRate]
+    surveys: metrics.SurveyFigures
+
+    @staticmethod
+    def read(session: Session, chosen: metrics.Filters) -> Period:
+        return Period(
+            compliance=metrics.sla_compliance(session=session, filters=chosen),
+            misroutes=metrics.misroute_rate(session=session, filters=chosen),
+            surveys=metrics.survey_figures(session=session, filters=chosen),
+        )
+
+
+def overview_cards(
+    session: Session, filters: Filters, now: datetime, period: Period | None = None
+) -> dict[str, Any]:
     """The live counts (from the tickets as they are) and the period's headline figures."""
     chosen = metric_filters(filters)
+    period = period or Period.read(session, chosen)
     queues = operational.open_queues(session=session, filters=chosen)
     soon = operational.about_to_breach(session=session, filters=chosen, now=now, limit=10_000)
-    compliance = [r for r in metrics.sla_compliance(session=session, filters=chosen)]
-    by_priority = [r for r in compliance if r.axis == "priority"]
+    by_priority = [r for r in period.compliance if r.axis == "priority"]
     clocked = sum(r.tickets for r in by_priority)
     breached = sum(r.breached for r in by_priority)
-    misroutes = metrics.misroute_rate(session=session, filters=chosen)
-    overall = next((m for m in misroutes if m.decided_by == "all"), None)
-    happy = satisfaction.overall(session=session, since=filters.since, until=filters.until)
+    overall = next((m for m in period.misroutes if m.decided_by == "all"), None)
+    happy = period.surveys.overall
     return {
         "open_tickets": sum(q.open for q in queues),
         "queued": sum(q.waiting for q in queues),
@@ -52,7 +70,7 @@ def overview_cards(session: Session, filters: Filters, now: datetime) -> dict[st
     }
 
 
-def overview_charts(session: Session, filters: Filters) -> dict[str, Any]:
+def overview_charts(session: Session, filters: Filters, period: Period) -> dict[str, Any]:
     """Every row of the measurement table, as charts (and the correlation's figures)."""
     chosen = metric_filters(filters)
     changes = metrics.config_changes(session=session)
@@ -61,19 +79,12 @@ def overview_charts(session: Session, filters: Filters) -> dict[str, Any]:
     segments_shown = list(dict.fromkeys(r.segment for r in resolution))
     periods = list(dict.fromkeys(r.period for r in resolution))
     by_key = {(r.period, r.segment): r for r in resolution}
-    engagement = [
-        r
-        for r in metrics.satisfaction_by_engagement(session=session, filters=chosen)
-        if r.week is None
-    ]
-    trend = metrics.satisfaction_trend(session=session, filters=chosen)
+    engagement = [r for r in period.surveys.by_engagement if r.week is None]
+    trend = period.surveys.trend
     attribution = metrics.attribution_errors(session=session, filters=chosen)
     correlation = metrics.score_resolution_correlation(session=session, filters=chosen)
-    compliance = metrics.sla_compliance(session=session, filters=chosen)
-    tiers = [r for r in compliance if r.axis == "partner_tier"]
-    misroutes = [
-        m for m in metrics.misroute_rate(session=session, filters=chosen) if m.decided_by != "all"
-    ]
+    tiers = [r for r in period.compliance if r.axis == "partner_tier"]
+    misroutes = [m for m in period.misroutes if m.decided_by != "all"]
     return {
         "resolution": {
             "type": "bar",
@@ -176,9 +187,10 @@ def overview(request: Request, state: StateDep, user: Anyone, filters: FiltersDe
     now = state.clock()
 
     def work(session: Session) -> dict[str, Any]:
+        period = Period.read(session, metric_filters(filters))
         return {
-            "cards": overview_cards(session, filters, now),
-            "charts": overview_charts(session, filters),
+            "cards": overview_cards(session, filters, now, period),
+            "charts": overview_charts(session, filters, period),
             "teams": config_teams(state, session),
         }
 
