@@ -325,6 +325,7 @@ def timed(client: httpx.Client, path: str, rounds: int) -> float:
         began = time.perf_counter()
         client.get(path).raise_for_status()
         spans.append((time.perf_counter() - began) * 1000)
+    console.print(f"  {path}: {statistics.median(spans):,.0f} ms", style="dim")
     return statistics.median(spans)
 
 

@@ -23,11 +23,12 @@ def _figure(value: Any, percent: bool = False) -> str:
 
 
 def models_data(session: Session) -> list[dict[str, Any]]:
-    live: dict[tuple[str, str], learning.ClassOutcome] = {
-        (o.model, o.label): o for o in learning.model_outcomes(session=session)
-    }
+    listed = registry.listed(session=session)
+    # The live figures read every decision's trace: only worth it with a model to show.
+    outcomes = learning.model_outcomes(session=session) if listed else []
+    live = {(o.model, o.label): o for o in outcomes}
     shown = []
-    for row in registry.listed(session=session):
+    for row in listed:
         metrics = row.metrics or {}
         held = {c.get("label"): c for c in metrics.get("classes", []) if isinstance(c, dict)}
         classes = []
