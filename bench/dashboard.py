@@ -102,7 +102,7 @@ EXISTING = {
     "satisfaction/engagement": "/api/v1/surveys/satisfaction?by=engagement_band",
 }
 FACT_INDEXES = ("ix_facts_created", "ix_facts_sample", "ix_facts_deal", "ix_facts_decided",
-                "ix_facts_sla", "ix_facts_survey")  # fmt: skip
+                "ix_facts_sla", "ix_facts_survey", "ix_facts_assigned")  # fmt: skip
 TICKET_TEMPLATE: dict[str, Any] = {
     "external_id": None, "campaign_id": None, "subject": "s", "body": "b", "category": None,
     "urgency": None, "channel": "portal", "region": "", "tags": [], "agent_id": None,

@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from affroute.analytics import facts, metrics, operational
+from affroute.analytics import facts, metrics, operational, prometheus
 from affroute.analytics.metrics import Filters
 from affroute.service import satisfaction
 from affroute.service.errors import NotFoundError
@@ -280,3 +280,13 @@ def test_satisfaction_by_dimension_counted_in_sql(uow: UnitOfWork) -> None:
     assert rows(since=T0 + 3 * H, until=T0 + 6 * H) == [
         ("top", None, 1, 1, 3.0, -100.0), ("top", week, 1, 1, 3.0, -100.0),  # t2 alone
     ]  # fmt: skip
+
+
+def test_the_scrape_counts_assignment_latency_per_bucket(uow: UnitOfWork) -> None:
+    families = {f.name: f for f in uow.run(prometheus.families)}
+    samples = families["affroute_assignment_latency_seconds"].samples
+    buckets = {s.labels["le"]: s.value for s in samples if s.name.endswith("_bucket")}
+    # t1..t4 were assigned 15 minutes (900 s, on a bound) after creation; t5 waits.
+    assert buckets == {"1.0": 0, "10.0": 0, "60.0": 0, "300.0": 0, "900.0": 4, "1800.0": 4,
+                       "3600.0": 4, "14400.0": 4, "86400.0": 4, "+Inf": 4}  # fmt: skip
+    assert next(s.value for s in samples if s.name.endswith("_sum")) == 3600.0

@@ -531,4 +531,6 @@ class TicketFactRow(Base):
               "breached", "escalated", "assigned_seconds", "resolved_at"),
         Index("ix_facts_survey", "engagement_band", "survey_week", "created_at", "team",
               "partner_tier", "survey_issued", "csat", "nps"),
+        # The scrape's latency histogram: a range count per bucket.
+        Index("ix_facts_assigned", "assigned_seconds"),
     )  # fmt: skip
