@@ -277,6 +277,7 @@ def test_satisfaction_by_dimension_counted_in_sql(uow: UnitOfWork) -> None:
         ("low", None, 1, 1, 4.0, 100.0), ("low", week, 1, 1, 4.0, 100.0),  # t3: 4 / 9
         ("top", None, 2, 2, 4.0, 0.0), ("top", week, 2, 2, 4.0, 0.0),  # t1 5 / 10, t2 3 / 6
     ]  # fmt: skip
+    assert rows(weekly=False) == [r for r in rows() if r[1] is None]  # the page's
     assert rows(since=T0 + 3 * H, until=T0 + 6 * H) == [
         ("top", None, 1, 1, 3.0, -100.0), ("top", week, 1, 1, 3.0, -100.0),  # t2 alone
     ]  # fmt: skip

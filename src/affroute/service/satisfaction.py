@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, null, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from affroute.store.db import week_start
@@ -99,15 +99,17 @@ def satisfaction(
     by: Dimension,
     since: datetime | None = None,
     until: datetime | None = None,
+    weekly: bool = True,
 ) -> list[Satisfaction]:
-    """Per group: the whole period first (``week`` None), then each week, oldest first.
+    """Per group: the whole period first (``week`` None), then each week, oldest first
+    (without ``weekly``, the whole period only: no week is worked out per survey).
 
     Surveys count from the week their ticket was solved; the response rate counts the
     surveys that went out (not those still waiting for their delay). Counted in SQL, per
     group and week: the figures come back, not the surveys.
     """
     column = getattr(SurveyRow, by.value)
-    week = week_start(session, SurveyRow.created_at)
+    week = week_start(session, SurveyRow.created_at) if weekly else null()
     window = _window(SurveyRow.created_at, since, until)
     rows = session.execute(
         select(
@@ -117,18 +119,19 @@ def satisfaction(
             func.count().filter(SurveyRow.nps <= 6),
         )
         .where(SurveyRow.status != "scheduled", *window)
-        .group_by(column, week)
+        .group_by(column, *([week] if weekly else []))
     )  # fmt: skip
     overall: dict[str, _Tally] = defaultdict(_Tally)
-    weekly: dict[tuple[str, date], _Tally] = defaultdict(_Tally)
+    by_week: dict[tuple[str, date], _Tally] = defaultdict(_Tally)
     for group, monday_of, *counts in rows:
         name = group if group is not None else "(none)"
         numbers = [int(c or 0) for c in counts]
         overall[name].add(numbers)
-        weekly[(name, monday_of)].add(numbers)
+        if weekly:
+            by_week[(name, monday_of)].add(numbers)
     result = []
     for name in sorted(overall):
         result.append(Satisfaction.of(name, None, overall[name]))
-        weeks = sorted(week for group, week in weekly if group == name)
-        result.extend(Satisfaction.of(name, week, weekly[(name, week)]) for week in weeks)
+        weeks = sorted(week for group, week in by_week if group == name)
+        result.extend(Satisfaction.of(name, week, by_week[(name, week)]) for week in weeks)
     return result

@@ -31,13 +31,9 @@ def satisfaction_page(
     filters = filters_of(date_from, date_to, None, None)
 
     def work(session: Session) -> dict[str, Any]:
-        rows = [
-            r
-            for r in satisfaction.satisfaction(
-                session=session, by=by, since=filters.since, until=filters.until
-            )
-            if r.week is None
-        ]
+        rows = satisfaction.satisfaction(
+            session=session, by=by, since=filters.since, until=filters.until, weekly=False
+        )
         comments = list(
             session.scalars(
                 select(SurveyRow)
