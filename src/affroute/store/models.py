@@ -354,6 +354,13 @@ class SurveyRow(Base):
     __table_args__ = (
         UniqueConstraint("source", "response_id", name="uq_survey_response"),
         Index("ix_surveys_answered", "answered_at"),
+        # The satisfaction page's latest comments: only the surveys that have one.
+        Index(
+            "ix_surveys_commented",
+            "answered_at",
+            sqlite_where=text("comment IS NOT NULL"),
+            postgresql_where=text("comment IS NOT NULL"),
+        ),
     )
 
 
