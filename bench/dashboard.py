@@ -1,26 +1,38 @@
-"""Every metric endpoint over HTTP on 1,000,000 stored tickets, beside peers (issue 8).
+"""Every metric endpoint and dashboard page over HTTP on 1,000,000 stored tickets, beside
+peers (issue 8).
 
 The database is filled with bulk inserts of generated rows (not the API): tickets spread
 over a year, each with its decision and events (created, routed, assigned, solved, and
 for some a misroute, an escalation), a survey for a third of the solved ones, SLA states;
 then ``affroute analytics refresh``'s function derives the facts (timed: the refresh's
-throughput). A uvicorn process serves the API; each endpoint is asked ``--rounds`` times
-over the whole history and the median is kept. Peers, measured in the same run:
+throughput). A uvicorn process serves the API and the dashboard; each endpoint is asked
+``--rounds`` times over the whole history and the median is kept. The pages are asked the
+same way by a browser-like client: an admin (and an agent, for the pages an agent sees
+differently) signed in through ``/login``, the session cookie reused. Peers, measured in
+the same run:
 
 - the endpoints that already computed a figure from the source tables (``/sla/stats``,
   ``/surveys/satisfaction``, ``/surveys/outcomes``), beside the metric that replaces them;
-- every facts-based endpoint again after the facts' covering indexes are dropped.
+- every facts-based endpoint and page again after the facts' covering indexes are dropped
+  (``--no-unindexed`` skips this; a kept database gets its indexes back afterwards);
+- with ``--peer-ref REV``, every page served by the code of that git revision, on the
+  same database (e.g. ``--peer-ref main`` from a branch).
 
-Target: every metric endpoint <= 500 ms. SQLite, then PostgreSQL (``--postgresql URL``, a
-database to CREATE DATABASE from; ``--no-postgresql`` to skip). The exit code is 0 either way.
+Target: every endpoint and page <= 500 ms. SQLite, then PostgreSQL (``--postgresql URL``,
+a database to CREATE DATABASE from; ``--no-postgresql`` to skip). ``--keep DIR`` keeps the
+built databases (a SQLite file in DIR, a PostgreSQL database named after the size and
+seed) and reuses them on the next run with the same size and seed, migrated to head and
+their facts refreshed. The exit code is 0 either way.
 
-    .venv/bin/python bench/dashboard.py [--tickets N] [--rounds R]
+    .venv/bin/python bench/dashboard.py [--tickets N] [--rounds R] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -29,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,23 +52,25 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Table as SaTable
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, select, text, update
 
 from affroute.analytics import facts
 from affroute.config import load_config
-from affroute.service import configs, keys
+from affroute.service import configs, keys, users
 from affroute.service.demo import load_catalog
 from affroute.service.keys import Role
 from affroute.service.uow import UnitOfWork
 from affroute.store import migrate
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import (
+    AgentTeamRow,
     ConfigVersionRow,
     DecisionRow,
     SurveyRow,
     TicketEventRow,
     TicketFactRow,
     TicketRow,
+    UserRow,
 )
 from affroute.synth import GeneratorSpec, generate_program
 
@@ -74,15 +89,20 @@ ENDPOINTS = [
     "misroutes", "attribution", "correlation", "sla", "models", "operational/queues",
     "operational/agents", "operational/waiting", "operational/at-risk",
 ]  # fmt: skip
-# The endpoints that computed a figure from the source tables before the facts existed.
+# Endpoints outside /api/v1/metrics that the dashboard's figures come from too.
+MORE = {
+    "surveys/outcomes?by=decided_by": "/api/v1/surveys/outcomes?by=decided_by",
+    "surveys/outcomes?by=team": "/api/v1/surveys/outcomes?by=team",
+    "/metrics (scrape)": "/metrics",
+}
+# The endpoints that still compute a figure from the source tables, beside the metric
+# that replaces them.
 EXISTING = {
     "sla": "/api/v1/sla/stats",
     "satisfaction/engagement": "/api/v1/surveys/satisfaction?by=engagement_band",
-    "misroutes": "/api/v1/surveys/outcomes?by=decided_by",
-    "resolution": "/api/v1/surveys/outcomes?by=team",
 }
 FACT_INDEXES = ("ix_facts_created", "ix_facts_sample", "ix_facts_deal", "ix_facts_decided",
-                "ix_facts_sla", "ix_facts_survey")  # fmt: skip
+                "ix_facts_sla", "ix_facts_survey", "ix_facts_assigned")  # fmt: skip
 TICKET_TEMPLATE: dict[str, Any] = {
     "external_id": None, "campaign_id": None, "subject": "s", "body": "b", "category": None,
     "urgency": None, "channel": "portal", "region": "", "tags": [], "agent_id": None,
@@ -90,8 +110,8 @@ TICKET_TEMPLATE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def fill(url: str, count: int, seed: int, now: datetime) -> str:
-    """Migrate and fill the database; return an analyst key."""
+def fill(url: str, count: int, seed: int, now: datetime) -> None:
+    """Migrate and fill the database."""
     migrate.upgrade(url)
     uow = UnitOfWork(session_factory(make_engine(url)))
     config = load_config(CONFIG)
@@ -109,7 +129,6 @@ def fill(url: str, count: int, seed: int, now: datetime) -> str:
     sources = [f"rule:{r.name}" for r in config.rules] + ["model:triage", "default"]
     partners = [p.id for p in program.partners]
     deals = {d.partner_id: d.id for d in program.deals}
-    _, key = uow.run(lambda s: keys.create(session=s, role=Role.ANALYST, now=now, name="bench"))
     for begin in range(0, count, CHUNK):
         size = min(CHUNK, count - begin)
         tickets, decisions, events, surveys = rows(
@@ -120,7 +139,6 @@ def fill(url: str, count: int, seed: int, now: datetime) -> str:
         uow.run(lambda s, e=events: s.execute(insert(_table(TicketEventRow)), e))
         uow.run(lambda s, v=surveys: s.execute(insert(_table(SurveyRow)), v))
         console.print(f"  {begin + size:,} tickets stored", end="\r")
-    return key
 
 
 def _table(model: Any) -> SaTable:
@@ -173,7 +191,8 @@ def rows(
         })  # fmt: skip
         decisions.append({
             "ticket_id": tid, "config_version": "v", "team": team, "team_source": source,
-            "priority": f"p{rank}", "score": float(scores[i]), "trace": {}, "decided_at": created,
+            "priority": f"p{rank}", "score": float(scores[i]), "decided_at": created,
+            "trace": trace(float(scores[i]), f"p{rank}", team, source),
         })  # fmt: skip
         assigned = created + timedelta(minutes=float(i % 30))
         log = [("created", {}, created), ("routed", {"team": team}, created),
@@ -202,6 +221,23 @@ def rows(
     return tickets, decisions, events, surveys
 
 
+FACTORS = ("deal_value", "engagement", "lead_volume", "urgency", "attribution_anomaly")
+
+
+def trace(score: float, priority: str, team: str, source: str) -> dict[str, Any]:
+    """A decision trace of the shape the engine writes (what the ticket page shows)."""
+    share = score / 100
+    return {
+        "score": score, "priority": priority, "tier_priority": priority, "team": team,
+        "team_source": source, "agent_id": None, "assignment_reason": "queued: no capacity",
+        "factors": {name: {"raw": share, "normalised": share, "weight": 0.2,
+                           "points": round(20 * share, 2)} for name in FACTORS},
+        "rules_matched": [{"name": source[5:], "actions": [f"team={team}"]}]
+        if source.startswith("rule:") else [],
+        "prediction": None, "flags": [], "anomalies": [],
+    }  # fmt: skip
+
+
 def refresh_all(url: str) -> float:
     """Derive every ticket's facts, as a bulk load: indexes built after the rows; seconds.
 
@@ -226,15 +262,21 @@ def refresh_all(url: str) -> float:
 
 
 @contextmanager
-def serve(url: str) -> Iterator[str]:
+def serve(url: str, source: Path | None = None) -> Iterator[str]:
+    """A uvicorn process on ``url``: this checkout's code, or the one under ``source``."""
     with socket_port() as port:
-        quiet = ("REBALANCE", "SLA_SWEEP", "SURVEY_DISPATCH", "ANALYTICS_REFRESH")
+        # Every background job off, so a figure is the request's alone.
+        quiet = ("REBALANCE", "SLA_SWEEP", "SURVEY_DISPATCH", "ANALYTICS_REFRESH",
+                 "ANOMALY_SCAN", "OUTBOX", "ENRICHMENT")  # fmt: skip
         env = dict(os.environ, AFFROUTE_DATABASE_URL=url, AFFROUTE_CONFIG_PATH=str(CONFIG))
-        env.update({f"AFFROUTE_{job}_SECONDS": "0" for job in quiet})
+        env.update({f"AFFROUTE_{job}_SECONDS": "0" for job in quiet}, AFFROUTE_TUNE_HOURS="0")
+        if source is not None:
+            env["PYTHONPATH"] = str(source / "src")
+            env["AFFROUTE_WEB_PACKAGES"] = str(ROOT / "web" / "node_modules")
         command = [sys.executable, "-m", "uvicorn", "affroute.api.app:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                    "--log-level", "warning"]  # fmt: skip
-        process = subprocess.Popen(command, env=env, cwd=ROOT)
+        process = subprocess.Popen(command, env=env, cwd=source or ROOT)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -262,6 +304,19 @@ def socket_port() -> Iterator[int]:
     yield port
 
 
+@contextmanager
+def checkout(ref: str | None) -> Iterator[Path | None]:
+    """The tree of a git revision in a temporary folder (None: no revision asked)."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="affroute-peer-") as folder:
+        archive = subprocess.run(["git", "archive", ref, "src", "examples"],
+                                 cwd=ROOT, check=True, capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        yield Path(folder)
+
+
 def timed(client: httpx.Client, path: str, rounds: int) -> float:
     """Median milliseconds of ``rounds`` requests, after one warm-up."""
     client.get(path).raise_for_status()
@@ -270,96 +325,307 @@ def timed(client: httpx.Client, path: str, rounds: int) -> float:
         began = time.perf_counter()
         client.get(path).raise_for_status()
         spans.append((time.perf_counter() - began) * 1000)
+    console.print(f"  {path}: {statistics.median(spans):,.0f} ms", style="dim")
     return statistics.median(spans)
 
 
-def measure(url: str, key: str, rounds: int, drop_indexes: Any) -> dict[str, dict[str, float]]:
-    figures: dict[str, dict[str, float]] = {"ours": {}, "existing": {}, "unindexed": {}}
-    with serve(url) as base, httpx.Client(base_url=base, headers={"X-API-Key": key},
-                                           timeout=600) as client:  # fmt: skip
-        for name in ENDPOINTS:
-            figures["ours"][name] = timed(client, f"/api/v1/metrics/{name}", rounds)
-        figures["ours"]["/metrics (scrape)"] = timed(client, "/metrics", rounds)
-        for name, path in EXISTING.items():
-            figures["existing"][name] = timed(client, path, max(1, rounds // 2))
-        drop_indexes()
-        for name in ENDPOINTS:
-            if not name.startswith("operational"):
-                figures["unindexed"][name] = timed(client, f"/api/v1/metrics/{name}", 1)
+# -- the dashboard's pages ----------------------------------------------------------------
+
+PASSWORD = "bench password, not a secret"
+AGENT = "gs-06"  # general support and compliance: an agent with two queues
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    name: str  # what the table shows
+    path: str
+    facts: bool = False  # reads the analytics facts: also timed without their indexes
+
+
+def pages(role: str, ticket: str) -> list[Page]:
+    """The pages and live fragments a person in this role opens, in the menu's order."""
+    if role == "agent":  # the overview redirects an agent to the ticket list
+        return [
+            Page("/queues", "/queues"), Page("/queues/live", "/queues/live"),
+            Page("/tickets", "/tickets"), Page("/tickets/rows", "/tickets/rows"),
+            Page("/tickets/{id}", f"/tickets/{ticket}"),
+            Page("/agents", "/agents"), Page("/agents/live", "/agents/live"),
+        ]  # fmt: skip
+    return [
+        Page("/", "/", facts=True), Page("/overview/cards", "/overview/cards", facts=True),
+        Page("/queues", "/queues"), Page("/queues/live", "/queues/live"),
+        Page("/tickets", "/tickets"), Page("/tickets/rows", "/tickets/rows"),
+        Page("/tickets/{id}", f"/tickets/{ticket}"),
+        Page("/agents", "/agents"), Page("/agents/live", "/agents/live"),
+        Page("/satisfaction", "/satisfaction", facts=True), Page("/anomalies", "/anomalies"),
+        Page("/models", "/models"), Page("/simulate", "/simulate"), Page("/tuning", "/tuning"),
+        Page("/deliveries", "/deliveries"), Page("/config", "/config"),
+    ]  # fmt: skip
+
+
+def add_users(url: str) -> None:
+    """An admin and an agent to sign in as (again on a kept database: a no-op then)."""
+    uow = UnitOfWork(session_factory(make_engine(url)))
+    now = datetime.now(UTC)
+    for name, role, agent in (
+        ("bench-admin", Role.ADMIN, None),
+        ("bench-agent", Role.AGENT, AGENT),
+    ):
+        exists = uow.run(
+            lambda s, n=name: s.scalar(select(UserRow.id).where(UserRow.username == n))
+        )
+        if exists is None:
+            uow.run(lambda s, n=name, r=role, a=agent: users.create(
+                session=s, username=n, password=PASSWORD, role=r, agent_id=a, now=now))  # fmt: skip
+
+
+def agent_ticket(url: str) -> str:
+    """A ticket the agent may open: queued in one of the agent's teams."""
+    uow = UnitOfWork(session_factory(make_engine(url)))
+    teams = select(AgentTeamRow.team).where(AgentTeamRow.agent_id == AGENT)
+    found = uow.run(lambda s: s.scalar(
+        select(TicketRow.id).where(TicketRow.queued.is_(True), TicketRow.team.in_(teams))
+        .order_by(TicketRow.id).limit(1)
+    ))  # fmt: skip
+    return str(found)
+
+
+@contextmanager
+def signed_in(base: str, username: str) -> Iterator[httpx.Client]:
+    """A client signed in through the login form, as a browser does; the cookie is kept."""
+    with httpx.Client(base_url=base, timeout=600) as client:
+        form = client.get("/login")
+        form.raise_for_status()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None, "no CSRF token on the login form"
+        done = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf": csrf.group(1), "next": "/"})  # fmt: skip
+        if done.status_code != 303:
+            raise RuntimeError(f"sign-in as {username} failed: {done.status_code}")
+        yield client
+
+
+Figures = dict[str, dict[str, float]]
+
+
+def time_pages(base: str, ticket: str, rounds: int, facts_only: bool = False) -> Figures:
+    """Median ms per page, for the admin (``admin``) and the agent (``agent``)."""
+    figures: Figures = {"admin": {}, "agent": {}}
+    for role, username in (("admin", "bench-admin"), ("agent", "bench-agent")):
+        with signed_in(base, username) as client:
+            for page in pages(role, ticket):
+                if page.facts or not facts_only:
+                    figures[role][page.name] = timed(client, page.path, rounds)
     return figures
 
 
-def show(title: str, figures: dict[str, dict[str, float]], build: dict[str, float]) -> None:
-    table = Table(title=title)
+# -- one database ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one database's run measured: ours and each peer, keyed by what was asked."""
+
+    endpoints: Figures = field(
+        default_factory=lambda: {"ours": {}, "existing": {}, "unindexed": {}}
+    )
+    pages: dict[str, Figures] = field(default_factory=dict)  # ours, unindexed, <peer-ref>
+
+
+def endpoints() -> dict[str, str]:
+    """What the table calls each endpoint, and its path."""
+    return {name: f"/api/v1/metrics/{name}" for name in ENDPOINTS} | MORE
+
+
+def measure(
+    url: str, key: str, rounds: int, indexes: Indexes | None, peer: tuple[str, Path] | None
+) -> Run:
+    run = Run()
+    ticket = agent_ticket(url)
+    add_users(url)
+    with serve(url) as base, httpx.Client(base_url=base, headers={"X-API-Key": key},
+                                           timeout=600) as client:  # fmt: skip
+        for name, path in endpoints().items():
+            run.endpoints["ours"][name] = timed(client, path, rounds)
+        for name, path in EXISTING.items():
+            run.endpoints["existing"][name] = timed(client, path, max(1, rounds // 2))
+        run.pages["ours"] = time_pages(base, ticket, rounds)
+        if indexes is not None:
+            indexes.drop()
+            try:
+                for name, path in endpoints().items():
+                    if not name.startswith(("operational", "/metrics")):
+                        run.endpoints["unindexed"][name] = timed(client, path, 1)
+                run.pages["unindexed"] = time_pages(base, ticket, 1, facts_only=True)
+            finally:
+                indexes.restore()
+    if peer is not None:
+        ref, source = peer
+        with serve(url, source) as base:
+            with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=600) as client:
+                run.endpoints[ref] = {
+                    name: timed(client, path, max(1, rounds // 2)) for name, path in MORE.items()
+                }
+            run.pages[ref] = time_pages(base, ticket, max(1, rounds // 2))
+    return run
+
+
+class Indexes:
+    """The facts' covering indexes, dropped for the peer and built again after."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def drop(self) -> None:
+        engine = make_engine(self.url)
+        with engine.begin() as conn:
+            for name in FACT_INDEXES:
+                conn.execute(text(f"DROP INDEX {name}"))
+        engine.dispose()
+
+    def restore(self) -> None:
+        engine = make_engine(self.url)
+        with engine.begin() as conn:
+            for index in _table(TicketFactRow).indexes:
+                if index.name in FACT_INDEXES:
+                    index.create(conn)
+        engine.dispose()
+        if self.url.startswith("postgresql"):
+            vacuum(self.url)
+
+
+def vacuum(url: str) -> None:
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # index-only scans need the visibility map
+
+
+def verdict(ms: float) -> str:
+    return "PASS" if ms <= TARGET_MS else "NOT MET"
+
+
+def show(title: str, run: Run, build: dict[str, Any]) -> None:
+    figures = run.endpoints
+    table = Table(title=f"{title}: metric endpoints")
     for column in ("endpoint", "ms", "peer", "peer ms", "ratio", "<= 500 ms"):
         table.add_column(column, justify="left" if column in ("endpoint", "peer") else "right")
     for name, ms in figures["ours"].items():
-        peers = [(f"source-table endpoint {EXISTING.get(name)}", figures["existing"].get(name)),
-                 ("facts without indexes", figures["unindexed"].get(name))]  # fmt: skip
+        peers = [
+            (f"source-table endpoint {EXISTING.get(name)}", figures["existing"].get(name)),
+            ("facts without indexes", figures["unindexed"].get(name)),
+        ]
+        peers += [(f"code at {ref}", f.get(name)) for ref, f in figures.items()
+                  if ref not in ("ours", "existing", "unindexed")]  # fmt: skip
         shown = [(p, v) for p, v in peers if v is not None] or [("-", None)]
         for i, (peer, value) in enumerate(shown):
             table.add_row(
                 name if i == 0 else "", f"{ms:,.0f}" if i == 0 else "", peer,
                 f"{value:,.0f}" if value is not None else "-",
                 f"{value / ms:,.1f}x" if value is not None else "-",
-                ("PASS" if ms <= TARGET_MS else "NOT MET") if i == 0 else "",
+                verdict(ms) if i == 0 else "",
             )  # fmt: skip
     console.print(table)
-    console.print(
-        f"build: rows stored in {build['fill']:.0f} s, facts derived and indexed in "
-        f"{build['refresh']:.0f} s "
-        f"({build['tickets'] / build['refresh']:,.0f} tickets/s)"
-    )
+    pages_table = Table(title=f"{title}: dashboard pages, signed in")
+    for column in ("page", "as", "ms", "peer", "peer ms", "ratio", "<= 500 ms"):
+        pages_table.add_column(
+            column, justify="left" if column in ("page", "as", "peer") else "right"
+        )
+    ours = run.pages.get("ours", {})
+    peers = {name: run.pages[name] for name in run.pages if name != "ours"}
+    for role, timings in ours.items():
+        for name, ms in timings.items():
+            shown = [(("facts without indexes" if p == "unindexed" else f"code at {p}"),
+                      f[role].get(name)) for p, f in peers.items()]  # fmt: skip
+            shown = [(p, v) for p, v in shown if v is not None] or [("-", None)]
+            for i, (peer, value) in enumerate(shown):
+                pages_table.add_row(
+                    name if i == 0 else "", role if i == 0 else "",
+                    f"{ms:,.0f}" if i == 0 else "", peer,
+                    f"{value:,.0f}" if value is not None else "-",
+                    f"{value / ms:,.1f}x" if value is not None else "-",
+                    verdict(ms) if i == 0 else "",
+                )  # fmt: skip
+    console.print(pages_table)
+    if build.get("reused"):
+        console.print(f"database kept from an earlier run ({build['reused']}); facts brought "
+                      f"up to date in {build['refresh']:.0f} s")  # fmt: skip
+    else:
+        console.print(
+            f"build: rows stored in {build['fill']:.0f} s, facts derived and indexed in "
+            f"{build['refresh']:.0f} s ({build['tickets'] / build['refresh']:,.0f} tickets/s)"
+        )
 
 
-def run_sqlite(count: int, rounds: int, seed: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="affroute-dash-") as folder:
-        url = f"sqlite:///{Path(folder) / 'dash.db'}"
-        build = build_database(url, count, seed)
-        key = build.pop("key")  # type: ignore[arg-type]
+def prepare(url: str, count: int, seed: int, stamp: Path | None) -> dict[str, Any]:
+    """Build the database, or bring a kept one (``stamp`` exists) up to this code."""
+    if stamp is not None and stamp.exists():
+        migrate.upgrade(url)
+        began = time.perf_counter()
+        engine = make_engine(url)
+        uow = UnitOfWork(session_factory(engine))
+        while uow.run(lambda s: facts.refresh(session=s, limit=500_000)).events:
+            pass
+        engine.dispose()
+        build = json.loads(stamp.read_text())
+        return build | {"reused": build.get("built", "?"), "refresh": time.perf_counter() - began}
+    build = build_database(url, count, seed)
+    if stamp is not None:
+        stamp.write_text(json.dumps(build | {"built": datetime.now(UTC).isoformat()}))
+    return build
 
-        def drop() -> None:
-            engine = make_engine(url)
-            with engine.begin() as conn:
-                for name in FACT_INDEXES:
-                    conn.execute(text(f"DROP INDEX {name}"))
-            engine.dispose()
 
-        figures = measure(url, str(key), rounds, drop)
-        show(f"SQLite, {count:,} tickets", figures, build)  # type: ignore[arg-type]
+def analyst_key(url: str) -> str:
+    uow = UnitOfWork(session_factory(make_engine(url)))
+    now = datetime.now(UTC)
+    _, key = uow.run(lambda s: keys.create(session=s, role=Role.ANALYST, now=now, name="bench"))
+    return str(key)
 
 
-def run_postgresql(admin: str, count: int, rounds: int, seed: int) -> None:
-    name = f"affroute_dash_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+def run_sqlite(args: argparse.Namespace, peer: tuple[str, Path] | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="affroute-dash-") as scratch:
+        folder = Path(args.keep) if args.keep else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"dash-{args.tickets}-{args.seed}"
+        url = f"sqlite:///{folder / name}.db"
+        stamp = folder / f"{name}.sqlite.json" if args.keep else None
+        build = prepare(url, args.tickets, args.seed, stamp)
+        indexes = None if args.no_unindexed else Indexes(url)
+        run = measure(url, analyst_key(url), args.rounds, indexes, peer)
+        show(f"SQLite, {args.tickets:,} tickets", run, build)
+
+
+def run_postgresql(args: argparse.Namespace, peer: tuple[str, Path] | None) -> None:
+    admin = args.postgresql
+    if args.keep:
+        name = f"affroute_dash_keep_{args.tickets}_{args.seed}"
+        stamp: Path | None = Path(args.keep) / f"{name}.postgresql.json"
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    else:
+        name, stamp = f"affroute_dash_{secrets.token_hex(4)}", None
     url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        build = build_database(url, count, seed)
-        key = build.pop("key")  # type: ignore[arg-type]
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")  # index-only scans need the visibility map
-
-        def drop() -> None:
-            with psycopg.connect(url, autocommit=True) as conn:
-                for index in FACT_INDEXES:
-                    conn.execute(f"DROP INDEX {index}")  # type: ignore[arg-type]
-
-        figures = measure(url, str(key), rounds, drop)
-        show(f"PostgreSQL, {count:,} tickets", figures, build)  # type: ignore[arg-type]
-    finally:
+    if stamp is None or not stamp.exists():
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        build = prepare(url, args.tickets, args.seed, stamp)
+        vacuum(url)
+        indexes = None if args.no_unindexed else Indexes(url)
+        run = measure(url, analyst_key(url), args.rounds, indexes, peer)
+        show(f"PostgreSQL, {args.tickets:,} tickets", run, build)
+    finally:
+        if stamp is None:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-def build_database(url: str, count: int, seed: int) -> dict[str, float | str]:
+def build_database(url: str, count: int, seed: int) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()
-    key = fill(url, count, seed, now)
+    fill(url, count, seed, now)
     filled = time.perf_counter() - began
     console.print(f"  {count:,} tickets stored in {filled:.0f} s; deriving facts ...")
     refreshed = refresh_all(url)
-    return {"key": key, "fill": filled, "refresh": refreshed, "tickets": float(count)}
+    return {"fill": filled, "refresh": refreshed, "tickets": float(count)}
 
 
 def main() -> None:
@@ -370,17 +636,22 @@ def main() -> None:
     parser.add_argument("--postgresql", default=PG_ADMIN)
     parser.add_argument("--no-postgresql", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--keep", metavar="DIR", help="keep the built databases; reuse them")
+    parser.add_argument("--no-unindexed", action="store_true", help="skip that peer")
+    parser.add_argument("--peer-ref", metavar="REV", help="also time the pages on this code")
     args = parser.parse_args()
-    if not args.no_sqlite:
-        run_sqlite(args.tickets, args.rounds, args.seed)
-    if not args.no_postgresql:
-        try:
-            psycopg.connect(args.postgresql, connect_timeout=3).close()
-        except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())[:120]
-            console.print(f"PostgreSQL skipped: {reason}")
-            return
-        run_postgresql(args.postgresql, args.tickets, args.rounds, args.seed)
+    with checkout(args.peer_ref) as source:
+        peer = None if source is None else (str(args.peer_ref), source)
+        if not args.no_sqlite:
+            run_sqlite(args, peer)
+        if not args.no_postgresql:
+            try:
+                psycopg.connect(args.postgresql, connect_timeout=3).close()
+            except psycopg.Error as exc:
+                reason = " ".join(str(exc).split())[:120]
+                console.print(f"PostgreSQL skipped: {reason}")
+                return
+            run_postgresql(args, peer)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ its events and (for three) an answered survey:
 | t4     | silver | none   | model:m1   | finance    | 20    | 20 h         |
 | t5     | none   | none   | default    | general    | 50    | open, queued |
 
-t2 and t4 were moved to analytics by a person; t2 was escalated and breached its SLA;
+t2 and t4 were moved to analytics by a person; t1 was reopened an hour after it was solved
+and solved again an hour later (its resolution time stays 2 h); t2 was escalated and
+breached its SLA;
 t5's resolution is due 30 minutes after NOW. Surveys (CSAT / NPS): t1 5 / 10 and t2 3 / 6
 (top engagement), t3 4 / 9 (low), t4 scheduled.
 
@@ -128,6 +130,13 @@ def build(session: Session) -> None:
         if hours is not None:
             solved = created + hours * H
             session.add(event(tid, "status_changed", solved, **{"from": "open", "to": "solved"}))
+        if tid == "t1":
+            session.add(
+                event(tid, "status_changed", solved + H, **{"from": "solved", "to": "open"})
+            )
+            session.add(
+                event(tid, "status_changed", solved + 2 * H, **{"from": "open", "to": "solved"})
+            )
     session.flush()
     session.add_all([
         survey("t1", T0 + 2 * H, "top", 5, 10),

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from affroute.analytics import facts, metrics, operational
+from affroute.analytics import facts, metrics, operational, prometheus
 from affroute.analytics.metrics import Filters
+from affroute.service import satisfaction
 from affroute.service.errors import NotFoundError
 from affroute.service.uow import UnitOfWork
+from affroute.store import migrate
+from affroute.store.db import make_engine, session_factory
 from affroute.store.models import ModelRow, TicketRow
+from affroute.store.models import TicketFactRow as F
 from tests.analytics.conftest import NOW, T0, H, event
 from tests.conftest import T0 as MONDAY
 
@@ -91,6 +97,35 @@ def test_misroute_rate_is_blamed_on_the_first_decision(uow: UnitOfWork) -> None:
     assert (total.misroute_rate, total.escalation_rate) == (0.4, 0.2)
 
 
+def outcomes(uow: UnitOfWork, by: metrics.OutcomeKey, filters: Filters = ALL) -> dict[str, tuple]:
+    rows = uow.run(lambda s: metrics.routing_outcomes(session=s, filters=filters, by=by))
+    return {
+        r.group: (r.tickets, r.solved, r.csat, r.responses, r.median_resolution_hours,
+                  r.mean_resolution_hours, r.reopen_rate, r.reassignment_rate)
+        for r in rows
+    }  # fmt: skip
+
+
+def test_routing_outcomes_of_each_first_decision(uow: UnitOfWork) -> None:
+    # rule:r1 is t1 (2 h, CSAT 5, reopened) and t2 (4 h, CSAT 3, moved); model:m1 is t3
+    # (10 h, CSAT 4) and t4 (20 h, moved, survey not answered); default is t5, still open.
+    assert outcomes(uow, metrics.OutcomeKey.DECIDED_BY) == {
+        "default": (1, 0, None, 0, None, None, None, 0.0),
+        "model:m1": (2, 2, 4.0, 1, 15.0, 15.0, 0.0, 0.5),
+        "rule:r1": (2, 2, 4.0, 2, 3.0, 3.0, 0.5, 0.5),
+    }
+
+
+def test_routing_outcomes_of_the_team_first_chosen(uow: UnitOfWork) -> None:
+    found = outcomes(uow, metrics.OutcomeKey.TEAM)
+    assert found["analytics"] == (1, 1, 4.0, 1, 10.0, 10.0, 0.0, 0.0)  # t3
+    assert found["general"] == (1, 0, None, 0, None, None, None, 0.0)  # t5
+    # t1, t2, t4: 2, 4 and 20 hours; t1 reopened; t2 and t4 moved to analytics.
+    assert found["finance"] == pytest.approx((3, 3, 4.0, 2, 4.0, 26 / 3, 1 / 3, 2 / 3))
+    later = outcomes(uow, metrics.OutcomeKey.DECIDED_BY, Filters(created_from=T0 + H))
+    assert later["rule:r1"] == (1, 1, 3.0, 1, 4.0, 4.0, 0.0, 1.0)  # t2 alone
+
+
 def test_model_precision_and_recall_from_outcomes(uow: UnitOfWork) -> None:
     rows = uow.run(lambda s: metrics.model_quality(session=s, filters=ALL))
     found = {
@@ -149,6 +184,18 @@ def test_satisfaction_by_engagement_level(uow: UnitOfWork) -> None:
     overall = {r.group: (r.surveys, r.responses, r.csat, r.nps) for r in rows if r.week is None}
     # top: CSAT 5 and 3, NPS 10 (promoter) and 6 (detractor); low: CSAT 4, NPS 9.
     assert overall == {"top": (2, 2, 4.0, 0.0), "low": (1, 1, 4.0, 100.0)}
+
+
+def test_the_overview_reads_the_three_satisfaction_views_at_once(uow: UnitOfWork) -> None:
+    found = uow.run(lambda s: metrics.survey_figures(session=s, filters=ALL))
+    assert found.by_engagement == uow.run(
+        lambda s: metrics.satisfaction_by_engagement(session=s, filters=ALL)
+    )
+    assert found.trend == uow.run(lambda s: metrics.satisfaction_trend(session=s, filters=ALL))
+    # t1 5 / 10, t2 3 / 6, t3 4 / 9 answered; t4's survey is still scheduled.
+    whole = found.overall
+    assert (whole.group, whole.week, whole.surveys, whole.responses) == ("all", None, 3, 3)
+    assert whole.csat == 4.0 and whole.nps == pytest.approx(100 / 3)
 
 
 def test_satisfaction_trend_week_by_week(uow: UnitOfWork) -> None:
@@ -219,3 +266,46 @@ def test_refresh_follows_new_events_and_breaches_without_one(uow: UnitOfWork) ->
     uow.run(lambda s: facts.refresh(session=s))  # a breach has no event: found anyway
     sla = uow.run(lambda s: metrics.sla_compliance(session=s, filters=ALL))
     assert next(r for r in sla if r.key == "unknown").breached == 1
+
+
+def test_upgrading_to_0012_marks_the_reopened_tickets_from_the_event_log(
+    database_url: str,
+) -> None:
+    command.downgrade(migrate.alembic_config(database_url), "0011")
+    migrate.upgrade(database_url)
+    uow = UnitOfWork(session_factory(make_engine(database_url)))
+    rows = uow.run(lambda s: s.execute(select(F.ticket_id, F.reopened)).all())
+    found = {ticket_id: reopened for ticket_id, reopened in rows}
+    assert found == {"t1": True, "t2": False, "t3": False, "t4": False, "t5": False}
+    assert uow.run(lambda s: facts.refresh(session=s)).events == 0  # nothing left to redo
+
+
+def test_satisfaction_by_dimension_counted_in_sql(uow: UnitOfWork) -> None:
+    # What the satisfaction page shows: the surveys that went out (t4's is scheduled).
+    def rows(**window: Any) -> list[tuple[Any, ...]]:
+        found = uow.run(
+            lambda s: satisfaction.satisfaction(
+                session=s, by=satisfaction.Dimension.ENGAGEMENT, **window
+            )
+        )
+        return [(r.group, r.week, r.surveys, r.responses, r.csat, r.nps) for r in found]
+
+    week = MONDAY.date()
+    assert rows() == [
+        ("low", None, 1, 1, 4.0, 100.0), ("low", week, 1, 1, 4.0, 100.0),  # t3: 4 / 9
+        ("top", None, 2, 2, 4.0, 0.0), ("top", week, 2, 2, 4.0, 0.0),  # t1 5 / 10, t2 3 / 6
+    ]  # fmt: skip
+    assert rows(weekly=False) == [r for r in rows() if r[1] is None]  # the page's
+    assert rows(since=T0 + 3 * H, until=T0 + 6 * H) == [
+        ("top", None, 1, 1, 3.0, -100.0), ("top", week, 1, 1, 3.0, -100.0),  # t2 alone
+    ]  # fmt: skip
+
+
+def test_the_scrape_counts_assignment_latency_per_bucket(uow: UnitOfWork) -> None:
+    families = {f.name: f for f in uow.run(prometheus.families)}
+    samples = families["affroute_assignment_latency_seconds"].samples
+    buckets = {s.labels["le"]: s.value for s in samples if s.name.endswith("_bucket")}
+    # t1..t4 were assigned 15 minutes (900 s, on a bound) after creation; t5 waits.
+    assert buckets == {"1.0": 0, "10.0": 0, "60.0": 0, "300.0": 0, "900.0": 4, "1800.0": 4,
+                       "3600.0": 4, "14400.0": 4, "86400.0": 4, "+Inf": 4}  # fmt: skip
+    assert next(s.value for s in samples if s.name.endswith("_sum")) == 3600.0

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import uvicorn
 
+from affroute.analytics import facts
 from affroute.api.app import create_app
 from affroute.service import keys
 from affroute.service.keys import Role
@@ -153,6 +154,12 @@ def server(
 def admin(server: Server) -> Iterator[httpx.Client]:
     with server.client("admin") as client:
         yield client
+
+
+def refresh_facts(server: Server) -> None:
+    """What each worker does in the background: bring the analytics facts up to the log."""
+    uow = UnitOfWork(session_factory(make_engine(server.database_url)))
+    uow.run(lambda s: facts.refresh(session=s))
 
 
 def seed_catalog(client: httpx.Client) -> None:

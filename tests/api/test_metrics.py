@@ -10,18 +10,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from affroute.analytics import facts
-from affroute.service.uow import UnitOfWork
-from affroute.store.db import make_engine, session_factory
-from tests.api.conftest import Server, _fresh_database, run_server, seed_catalog
+from tests.api.conftest import (
+    Server,
+    _fresh_database,
+    refresh_facts,
+    run_server,
+    seed_catalog,
+)
 
 PAYOUT = {"subject": "Payout missing", "body": "my payout is late", "category": "payout"}
-
-
-def refresh(server: Server) -> None:
-    """What each worker does in the background: bring the facts up to the event log."""
-    uow = UnitOfWork(session_factory(make_engine(server.database_url)))
-    uow.run(lambda s: facts.refresh(session=s))
 
 
 def three_tickets_one_moved(admin: httpx.Client) -> list[dict[str, object]]:
@@ -39,7 +36,7 @@ def three_tickets_one_moved(admin: httpx.Client) -> list[dict[str, object]]:
 
 def test_misroutes_as_json_and_csv(server: Server, admin: httpx.Client) -> None:
     three_tickets_one_moved(admin)
-    refresh(server)
+    refresh_facts(server)
     with server.client("analyst") as analyst:
         rows = analyst.get("/api/v1/metrics/misroutes").json()
         source = "rule:commission disputes and payouts to finance"
@@ -57,7 +54,7 @@ def test_misroutes_as_json_and_csv(server: Server, admin: httpx.Client) -> None:
 
 def test_every_metric_answers_and_filters_apply(server: Server, admin: httpx.Client) -> None:
     three_tickets_one_moved(admin)
-    refresh(server)
+    refresh_facts(server)
     paths = [
         "resolution", "config-changes", "satisfaction/engagement", "satisfaction/trend",
         "misroutes", "attribution", "correlation", "sla", "models", "operational/queues",
@@ -96,7 +93,7 @@ def test_openapi_documents_the_csv_exports(admin: httpx.Client) -> None:
 
 def test_prometheus_scrape_parses_and_counts(server: Server, admin: httpx.Client) -> None:
     three_tickets_one_moved(admin)
-    refresh(server)
+    refresh_facts(server)
     body = admin.get("/metrics")
     assert body.status_code == 200
     assert body.headers["content-type"].startswith("text/plain")

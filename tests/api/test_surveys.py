@@ -23,7 +23,13 @@ from standardwebhooks.webhooks import Webhook
 
 from affroute.api.app import create_app
 from affroute.settings import Settings
-from tests.api.conftest import _fresh_database, chromium_path, run_server, seed_catalog
+from tests.api.conftest import (
+    _fresh_database,
+    chromium_path,
+    refresh_facts,
+    run_server,
+    seed_catalog,
+)
 from tests.conftest import EXAMPLE
 
 SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two bytes").decode()
@@ -314,6 +320,7 @@ def test_satisfaction_and_routing_outcomes(live: Any) -> None:
         for t, (csat, nps) in zip(tickets, answers, strict=True):
             reply = {"ticket_id": t["id"], "csat": csat, "nps": nps}
             assert tool.post("/api/v1/surveys/responses", json=reply).status_code == 201
+        refresh_facts(live)  # the outcomes are read from the analytics facts
         with live.client("analyst") as analyst:
             rows = analyst.get("/api/v1/surveys/satisfaction", params={"by": "team"}).json()
             outcomes = analyst.get("/api/v1/surveys/outcomes", params={"by": "team"}).json()

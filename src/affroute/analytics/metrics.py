@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
@@ -253,27 +254,56 @@ def _survey_tallies(session: Session, filters: Filters) -> dict[tuple[str, date]
 
 def satisfaction_by_engagement(*, session: Session, filters: Filters) -> list[Satisfaction]:
     """CSAT, NPS and response rate per engagement band: the whole window, then each week."""
+    return _by_engagement(_survey_tallies(session, filters))
+
+
+def satisfaction_trend(*, session: Session, filters: Filters) -> list[Satisfaction]:
+    """CSAT, NPS and response rate of all surveyed tickets, week by week (group ``all``)."""
+    return _trend(_survey_tallies(session, filters))
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyFigures:
+    by_engagement: list[Satisfaction]
+    trend: list[Satisfaction]
+    overall: Satisfaction
+
+
+def survey_figures(*, session: Session, filters: Filters) -> SurveyFigures:
+    """The three satisfaction views above from one read of the facts (the overview's)."""
     tallies = _survey_tallies(session, filters)
+    return SurveyFigures(_by_engagement(tallies), _trend(tallies), _overall(tallies))
+
+
+def _counts(t: _SurveyTally) -> tuple[int, ...]:
+    return (t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count, t.promoters,
+            t.detractors)  # fmt: skip
+
+
+def _by_engagement(tallies: dict[tuple[str, date], _SurveyTally]) -> list[Satisfaction]:
     result = []
     for band in sorted({band for band, _ in tallies}):
         weeks = sorted(week for b, week in tallies if b == band)
         overall = _SurveyTally()
         for week in weeks:
-            t = tallies[(band, week)]
-            overall.add((t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count,
-                         t.promoters, t.detractors))  # fmt: skip
+            overall.add(_counts(tallies[(band, week)]))
         result.append(overall.row(band, None))
         result.extend(tallies[(band, week)].row(band, week) for week in weeks)
     return result
 
 
-def satisfaction_trend(*, session: Session, filters: Filters) -> list[Satisfaction]:
-    """CSAT, NPS and response rate of all surveyed tickets, week by week (group ``all``)."""
+def _trend(tallies: dict[tuple[str, date], _SurveyTally]) -> list[Satisfaction]:
     weekly: dict[date, _SurveyTally] = defaultdict(_SurveyTally)
-    for (_, week), t in _survey_tallies(session, filters).items():
-        weekly[week].add((t.issued, t.responses, t.csat_sum, t.csat_count, t.nps_count,
-                          t.promoters, t.detractors))  # fmt: skip
+    for (_, week), t in tallies.items():
+        weekly[week].add(_counts(t))
     return [weekly[week].row("all", week) for week in sorted(weekly)]
+
+
+def _overall(tallies: dict[tuple[str, date], _SurveyTally]) -> Satisfaction:
+    whole = _SurveyTally()
+    for t in tallies.values():
+        whole.add(_counts(t))
+    return whole.row("all", None)
 
 
 # -- misroutes and escalations ----------------------------------------------------------------
@@ -322,6 +352,68 @@ def _misroute(source: str, tickets: int, misrouted: int, escalated: int) -> Misr
         escalated=escalated,
         escalation_rate=_share(escalated, tickets),
     )
+
+
+# -- routing outcomes -------------------------------------------------------------------------
+
+
+class OutcomeKey(StrEnum):
+    DECIDED_BY = "decided_by"  # rule:<name>, model:<name>, default
+    TEAM = "team"  # the team the first decision chose
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    group: str
+    tickets: int
+    solved: int
+    csat: float | None
+    responses: int
+    median_resolution_hours: float | None
+    mean_resolution_hours: float | None
+    reopen_rate: float | None
+    reassignment_rate: float  # share of tickets moved to another team by a person
+    median_of: int = 0  # solved tickets the median was computed from
+
+
+def routing_outcomes(*, session: Session, filters: Filters, by: OutcomeKey) -> list[RoutingOutcome]:
+    """What each first decision led to, grouped by what made it or by the team it chose:
+    CSAT, resolution hours, reopen and reassignment rates."""
+    rows = session.execute(
+        select(
+            F.decided_by, F.first_team,
+            func.count(), func.count(F.resolution_seconds), func.sum(F.resolution_seconds),
+            func.count().filter(F.reopened.is_(True)), func.count().filter(F.misrouted.is_(True)),
+            func.count(F.csat), func.sum(F.csat),
+        )
+        .where(*_where(filters))
+        .group_by(F.decided_by, F.first_team)  # the index's leading columns: no sort
+    )  # fmt: skip
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0, 0, 0, 0])
+    for source, team, *counts in rows:
+        mine = totals[source if by is OutcomeKey.DECIDED_BY else team]
+        for i, value in enumerate(counts):
+            mine[i] += value or 0
+    where = _where(filters)
+    solved = int(sum(t[1] for t in totals.values()))
+    column = F.decided_by if by is OutcomeKey.DECIDED_BY else F.first_team
+    hours: dict[str, list[float]] = defaultdict(list)
+    for group, seconds in _sampled(session, where, solved, column, F.resolution_seconds):
+        hours[group].append(seconds / HOUR)
+    result = []
+    for group in sorted(totals):
+        tickets, done, seconds, reopened, moved, answers, csat = totals[group]
+        result.append(
+            RoutingOutcome(
+                group=group, tickets=int(tickets), solved=int(done),
+                csat=csat / answers if answers else None, responses=int(answers),
+                median_resolution_hours=median(hours[group]),
+                mean_resolution_hours=seconds / done / HOUR if done else None,
+                reopen_rate=_share(int(reopened), int(done)),
+                reassignment_rate=moved / tickets, median_of=len(hours[group]),
+            )
+        )  # fmt: skip
+    return result
 
 
 # -- attribution errors over time -------------------------------------------------------------

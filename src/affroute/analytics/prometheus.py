@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -57,22 +58,19 @@ def families(session: Session) -> list[Metric]:
     escalated = CounterMetricFamily(
         "affroute_tickets_escalated", "Tickets escalated at least once", labels=["priority"]
     )
-    latency = [func.count().filter(F.assigned_seconds <= bound) for bound in LATENCY_BUCKETS]
     totals: dict[str, Counter[str]] = {
         "resolved": Counter(),
         "breached": Counter(),
         "up": Counter(),
     }
-    buckets = [0] * len(LATENCY_BUCKETS)
     assigned, assigned_sum = 0, 0.0
-    for team, priority, solved, breached, up, n, total, *within in session.execute(
+    for team, priority, solved, breached, up, n, total in session.execute(
         select(
             F.team, F.priority,
             func.count(F.resolved_at),
             func.count().filter(F.breached.is_(True)),
             func.count().filter(F.escalated.is_(True)),
             func.count(F.assigned_seconds), func.coalesce(func.sum(F.assigned_seconds), 0.0),
-            *latency,
         ).group_by(F.team, F.priority)
     ):  # fmt: skip
         totals["resolved"][team] += solved
@@ -80,7 +78,7 @@ def families(session: Session) -> list[Metric]:
         totals["up"][priority] += up
         assigned += n
         assigned_sum += float(total or 0.0)
-        buckets = [have + int(more) for have, more in zip(buckets, within, strict=True)]
+    buckets = _latency_buckets(session)
     for team, count in sorted(totals["resolved"].items()):
         resolved.add_metric([team], count)
     for priority, count in sorted(totals["breached"].items()):
@@ -130,6 +128,19 @@ def families(session: Session) -> list[Metric]:
         ingested, routed, resolved, breaches, escalated, histogram, steps,
         open_tickets, queued, load, capacity, lag,
     ]  # fmt: skip
+
+
+def _latency_buckets(session: Session) -> list[int]:
+    """Tickets assigned within each bound: one range count per bucket on the index of
+    ``assigned_seconds``, summed up (nine tests on each of a million rows cost more)."""
+    counts, lower = [], None
+    for bound in LATENCY_BUCKETS:
+        inside = [F.assigned_seconds <= bound]
+        if lower is not None:
+            inside.append(F.assigned_seconds > lower)
+        counts.append(int(session.scalar(select(func.count()).where(*inside)) or 0))
+        lower = bound
+    return list(accumulate(counts))
 
 
 class _Scrape(Collector):

@@ -1,25 +1,23 @@
-"""Satisfaction and routing outcomes, computed from stored surveys, decisions and events.
+"""Satisfaction computed from the stored surveys: CSAT, NPS and response rate by team,
+agent, priority, category, partner tier or engagement band, overall and week by week.
 
-- ``satisfaction``: CSAT, NPS and response rate by team, agent, priority, category, partner
-  tier or engagement band, overall and week by week.
-- ``routing_outcomes``: for what made each ticket's first decision (a rule, the model, the
-  default) or the team it chose: CSAT, resolution time, reopen and reassignment rates.
+What each routing decision led to (CSAT, resolution time, reopens, reassignments) is a
+metric on the ticket facts: ``affroute.analytics.metrics.routing_outcomes``.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, null, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from affroute.service.history import KINDS, History
-from affroute.store.models import DecisionRow, SurveyRow, TicketEventRow, TicketRow
+from affroute.store.db import week_start
+from affroute.store.models import SurveyRow
 
 
 class Dimension(StrEnum):
@@ -31,23 +29,23 @@ class Dimension(StrEnum):
     ENGAGEMENT = "engagement_band"
 
 
-class OutcomeKey(StrEnum):
-    DECIDED_BY = "decided_by"  # rule:<name>, model:<name>, default
-    TEAM = "team"
-
-
 @dataclass
 class _Tally:
     issued: int = 0
-    csat: list[int] = field(default_factory=list)
-    nps: list[int] = field(default_factory=list)
+    csat_count: int = 0
+    csat_sum: int = 0
+    nps_count: int = 0
+    promoters: int = 0
+    detractors: int = 0
 
-    def add(self, csat: int | None, nps: int | None) -> None:
-        self.issued += 1
-        if csat is not None:
-            self.csat.append(csat)
-        if nps is not None:
-            self.nps.append(nps)
+    def add(self, counts: Sequence[int]) -> None:
+        """Add (issued, csat answers, their sum, NPS answers, promoters, detractors)."""
+        self.issued += counts[0]
+        self.csat_count += counts[1]
+        self.csat_sum += counts[2]
+        self.nps_count += counts[3]
+        self.promoters += counts[4]
+        self.detractors += counts[5]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +60,16 @@ class Satisfaction:
 
     @staticmethod
     def of(group: str, week: date | None, tally: _Tally) -> Satisfaction:
-        responses = max(len(tally.csat), len(tally.nps))
+        responses = max(tally.csat_count, tally.nps_count)
         return Satisfaction(
             group=group,
             week=week,
             surveys=tally.issued,
             responses=responses,
             response_rate=responses / tally.issued if tally.issued else None,
-            csat=statistics.fmean(tally.csat) if tally.csat else None,
-            nps=net_promoter_score(tally.nps),
+            csat=tally.csat_sum / tally.csat_count if tally.csat_count else None,
+            nps=nps_of_counts(tally.promoters, tally.detractors, tally.nps_count),
         )
-
-
-def net_promoter_score(scores: Iterable[int]) -> float | None:
-    values = list(scores)
-    promoters = sum(1 for v in values if v >= 9)
-    detractors = sum(1 for v in values if v <= 6)
-    return nps_of_counts(promoters, detractors, len(values))
 
 
 def nps_of_counts(promoters: int, detractors: int, answers: int) -> float | None:
@@ -108,132 +99,39 @@ def satisfaction(
     by: Dimension,
     since: datetime | None = None,
     until: datetime | None = None,
+    weekly: bool = True,
 ) -> list[Satisfaction]:
-    """Per group: the whole period first (``week`` None), then each week, oldest first.
+    """Per group: the whole period first (``week`` None), then each week, oldest first
+    (without ``weekly``, the whole period only: no week is worked out per survey).
 
     Surveys count from the week their ticket was solved; the response rate counts the
-    surveys that went out (not those still waiting for their delay).
+    surveys that went out (not those still waiting for their delay). Counted in SQL, per
+    group and week: the figures come back, not the surveys.
     """
     column = getattr(SurveyRow, by.value)
+    week = week_start(session, SurveyRow.created_at) if weekly else null()
     window = _window(SurveyRow.created_at, since, until)
     rows = session.execute(
-        select(column, SurveyRow.created_at, SurveyRow.csat, SurveyRow.nps).where(
-            SurveyRow.status != "scheduled", *window
+        select(
+            column, week,
+            func.count(), func.count(SurveyRow.csat), func.coalesce(func.sum(SurveyRow.csat), 0),
+            func.count(SurveyRow.nps), func.count().filter(SurveyRow.nps >= 9),
+            func.count().filter(SurveyRow.nps <= 6),
         )
-    )
+        .where(SurveyRow.status != "scheduled", *window)
+        .group_by(column, *([week] if weekly else []))
+    )  # fmt: skip
     overall: dict[str, _Tally] = defaultdict(_Tally)
-    weekly: dict[tuple[str, date], _Tally] = defaultdict(_Tally)
-    for group, created, csat, nps in rows:
+    by_week: dict[tuple[str, date], _Tally] = defaultdict(_Tally)
+    for group, monday_of, *counts in rows:
         name = group if group is not None else "(none)"
-        overall[name].add(csat, nps)
-        weekly[(name, monday(created))].add(csat, nps)
+        numbers = [int(c or 0) for c in counts]
+        overall[name].add(numbers)
+        if weekly:
+            by_week[(name, monday_of)].add(numbers)
     result = []
     for name in sorted(overall):
         result.append(Satisfaction.of(name, None, overall[name]))
-        weeks = sorted(week for group, week in weekly if group == name)
-        result.extend(Satisfaction.of(name, week, weekly[(name, week)]) for week in weeks)
+        weeks = sorted(week for group, week in by_week if group == name)
+        result.extend(Satisfaction.of(name, week, by_week[(name, week)]) for week in weeks)
     return result
-
-
-def overall(
-    *, session: Session, since: datetime | None = None, until: datetime | None = None
-) -> Satisfaction:
-    """CSAT, NPS and response rate over every survey that went out in the window."""
-    window = _window(SurveyRow.created_at, since, until)
-    tally = _Tally()
-    rows = session.execute(
-        select(SurveyRow.csat, SurveyRow.nps).where(SurveyRow.status != "scheduled", *window)
-    )
-    for csat, nps in rows:
-        tally.add(csat, nps)
-    return Satisfaction.of("all", None, tally)
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingOutcome:
-    group: str
-    tickets: int
-    solved: int
-    csat: float | None
-    responses: int
-    median_resolution_hours: float | None
-    mean_resolution_hours: float | None
-    reopen_rate: float | None
-    reassignment_rate: float  # share of tickets moved to another team by a person
-
-
-@dataclass
-class _Outcomes:
-    tickets: int = 0
-    resolution_hours: list[float] = field(default_factory=list)
-    reopened: int = 0
-    reassigned: int = 0
-    csat: list[int] = field(default_factory=list)
-
-
-def routing_outcomes(
-    *,
-    session: Session,
-    by: OutcomeKey,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[RoutingOutcome]:
-    """Outcomes of the tickets created in the window, grouped by their first decision."""
-    first = (
-        select(DecisionRow.ticket_id, func.min(DecisionRow.id).label("first_id"))
-        .group_by(DecisionRow.ticket_id)
-        .subquery()
-    )
-    column = DecisionRow.team_source if by is OutcomeKey.DECIDED_BY else DecisionRow.team
-    tickets = session.execute(
-        select(TicketRow.id, TicketRow.created_at, column)
-        .join(first, first.c.ticket_id == TicketRow.id)
-        .join(DecisionRow, DecisionRow.id == first.c.first_id)
-        .where(*_window(TicketRow.created_at, since, until))
-    ).all()
-    group_of = {ticket_id: group for ticket_id, _, group in tickets}
-    created_at = {ticket_id: created for ticket_id, created, _ in tickets}
-    tallies: dict[str, _Outcomes] = defaultdict(_Outcomes)
-    for group in group_of.values():
-        tallies[group].tickets += 1
-    histories: dict[str, History] = defaultdict(History)
-    events = session.execute(
-        select(
-            TicketEventRow.ticket_id, TicketEventRow.kind, TicketEventRow.data, TicketEventRow.at
-        )
-        .join(TicketRow, TicketRow.id == TicketEventRow.ticket_id)
-        .where(TicketEventRow.kind.in_(KINDS), *_window(TicketRow.created_at, since, until))
-        .order_by(TicketEventRow.id)
-    )
-    for ticket_id, kind, data, at in events:
-        if ticket_id in group_of:
-            histories[ticket_id].add(kind, data, at)
-    for ticket_id, history in histories.items():
-        tally = tallies[group_of[ticket_id]]
-        if history.solved_at is not None:
-            hours = (history.solved_at - created_at[ticket_id]).total_seconds() / 3600
-            tally.resolution_hours.append(hours)
-        tally.reopened += history.reopened
-        tally.reassigned += history.misrouted
-    answers = session.execute(
-        select(SurveyRow.ticket_id, SurveyRow.csat).where(SurveyRow.csat.is_not(None))
-    )
-    for ticket_id, csat in answers:
-        if ticket_id in group_of and csat is not None:
-            tallies[group_of[ticket_id]].csat.append(csat)
-    return [_outcome(group, tallies[group]) for group in sorted(tallies)]
-
-
-def _outcome(group: str, tally: _Outcomes) -> RoutingOutcome:
-    solved = len(tally.resolution_hours)
-    return RoutingOutcome(
-        group=group,
-        tickets=tally.tickets,
-        solved=solved,
-        csat=statistics.fmean(tally.csat) if tally.csat else None,
-        responses=len(tally.csat),
-        median_resolution_hours=statistics.median(tally.resolution_hours) if solved else None,
-        mean_resolution_hours=statistics.fmean(tally.resolution_hours) if solved else None,
-        reopen_rate=tally.reopened / solved if solved else None,
-        reassignment_rate=tally.reassigned / tally.tickets,
-    )

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Date, Engine, cast, create_engine, event, func, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,6 +69,14 @@ def upsert_statement(session: Session, model: Any) -> Any:
     """An INSERT that supports ``on_conflict_do_*`` on this session's database."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def week_start(session: Session, column: Any) -> Any:
+    """The Monday (UTC) of a stored timestamp's week, as a SQL date."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("week", func.timezone("UTC", column)), Date)
+    # SQLite keeps UTC text: six days back, then forward to the first Monday.
+    return type_coerce(func.date(column, "-6 days", "weekday 1"), Date)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -358,6 +358,13 @@ class SurveyRow(Base):
     __table_args__ = (
         UniqueConstraint("source", "response_id", name="uq_survey_response"),
         Index("ix_surveys_answered", "answered_at"),
+        # The satisfaction page's latest comments: only the surveys that have one.
+        Index(
+            "ix_surveys_commented",
+            "answered_at",
+            sqlite_where=text("comment IS NOT NULL"),
+            postgresql_where=text("comment IS NOT NULL"),
+        ),
     )
 
 
@@ -507,6 +514,7 @@ class TicketFactRow(Base):
     resolution_seconds: Mapped[float | None] = mapped_column(Float)
     assigned_seconds: Mapped[float | None] = mapped_column(Float)  # creation to first agent
     misrouted: Mapped[bool] = mapped_column(Boolean)  # moved to another team by a person
+    reopened: Mapped[bool] = mapped_column(Boolean)  # solved, then opened again
     escalated: Mapped[bool] = mapped_column(Boolean)
     has_sla: Mapped[bool] = mapped_column(Boolean)
     breached: Mapped[bool] = mapped_column(Boolean)
@@ -524,13 +532,16 @@ class TicketFactRow(Base):
         Index("ix_facts_created", "created_at", "team", "partner_tier", "deal_value",
               "resolution_seconds", "score"),
         Index("ix_facts_sample", "sample_key", "created_at", "team", "partner_tier",
-              "deal_value", "resolution_seconds", "score"),
+              "deal_value", "resolution_seconds", "score", "decided_by", "first_team"),
         Index("ix_facts_deal", "deal_value", "created_at", "team", "partner_tier",
               "resolution_seconds"),
         Index("ix_facts_decided", "decided_by", "first_team", "team", "created_at",
-              "partner_tier", "misrouted", "escalated", "resolved_at"),
+              "partner_tier", "misrouted", "escalated", "resolved_at", "resolution_seconds",
+              "reopened", "csat"),
         Index("ix_facts_sla", "team", "priority", "partner_tier", "created_at", "has_sla",
               "breached", "escalated", "assigned_seconds", "resolved_at"),
         Index("ix_facts_survey", "engagement_band", "survey_week", "created_at", "team",
               "partner_tier", "survey_issued", "csat", "nps"),
+        # The scrape's latency histogram: a range count per bucket.
+        Index("ix_facts_assigned", "assigned_seconds"),
     )  # fmt: skip
