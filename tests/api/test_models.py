@@ -21,12 +21,12 @@ from affroute.ml.classifier import TicketClassifier
 from affroute.ml.compiled import TicketModel
 from affroute.ml.modelfile import save_model
 from affroute.service.keys import Role
-from affroute.service.learning import model_outcomes, training_rows
+from affroute.service.learning import training_rows
 from affroute.service.runtime import MODELS_COUNTER, bump
 from affroute.service.uow import UnitOfWork
 from affroute.store.db import make_engine, session_factory
 from affroute.store.models import ModelRow
-from tests.api.conftest import Server, run_server, seed_catalog
+from tests.api.conftest import Server, refresh_facts, run_server, seed_catalog
 from tests.api.test_dashboard import add_user, signed_in
 
 # Words that say which team a ticket belongs to; the example's rules pin none of them.
@@ -218,13 +218,15 @@ def test_live_outcomes_count_confirmed_and_corrected(
     assert moved.is_success
     assert admin.post(f"/api/v1/tickets/{ids[1]}/status", json={"status": "solved"}).is_success
 
-    outcomes = {o.label: o for o in _uow(server).run(lambda s: model_outcomes(session=s))}
-    promotions, analytics = outcomes["promotions"], outcomes["analytics"]
-    assert (promotions.acted, promotions.confirmed, promotions.corrected) == (2, 1, 1)
-    assert promotions.precision == 0.5 and promotions.recall == 1.0
-    assert (analytics.acted, analytics.open, analytics.confirmed) == (1, 1, 0)
-    assert analytics.resolved_in_class == 1  # the corrected ticket ended there
-    assert analytics.recall == 0.0
+    refresh_facts(server)  # what each worker does every few seconds
+    found = admin.get("/api/v1/metrics/models").json()
+    live = {r["team"]: r for r in found if r["source"] == "live"}
+    promotions, analytics = live["promotions"], live["analytics"]
+    assert (promotions["decisions"], promotions["confirmed"], promotions["corrected"]) == (2, 1, 1)
+    assert promotions["precision"] == 0.5 and promotions["recall"] == 1.0
+    assert (analytics["decisions"], analytics["confirmed"], analytics["corrected"]) == (1, 0, 0)
+    assert analytics["missed"] == 1  # the corrected ticket ended there
+    assert analytics["recall"] == 0.0
 
     # The dashboard's models page shows the same live figures beside the held-out ones.
     add_user(server, "modeller", Role.ANALYST)

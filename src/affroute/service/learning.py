@@ -1,10 +1,10 @@
-"""What the models learn from and how they do live: training rows from resolved tickets,
-the next team to try after a reassignment, and per-class outcomes of the model's routing."""
+"""What the models learn from, and what they suggest: training rows from resolved tickets
+and the next team to try after a reassignment. (How they do live is an analytics metric:
+``analytics.metrics.model_quality``.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from affroute.service.errors import InvalidInputError
 from affroute.service.predictor import ModelLabel, next_team, ticket_record
 from affroute.service.runtime import RoutingCache, active_config, load_context
 from affroute.service.tickets import decisions_of, events_of, get, ticket_from_row
-from affroute.store.models import DecisionRow, TicketEventRow, TicketRow
+from affroute.store.models import DecisionRow, TicketRow
 
 _RESOLVED = (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)
 
@@ -111,94 +111,3 @@ def team_path(*, session: Session, ticket_id: str, current: str) -> list[str]:
             path.extend(str(event.data[k]) for k in ("from_team", "to_team") if event.data.get(k))
     path.append(current)
     return list(dict.fromkeys(path))
-
-
-@dataclass(slots=True)
-class ClassOutcome:
-    """How a model's routing to one class turned out.
-
-    ``confirmed``: solved or closed without a misroute reassignment; ``corrected``: a
-    person moved it to another team; ``open``: neither yet. ``resolved_in_class``: resolved
-    tickets the model was asked about that ended in this class (the recall's denominator).
-    """
-
-    model: str
-    label: str
-    acted: int = 0
-    confirmed: int = 0
-    corrected: int = 0
-    open: int = 0
-    resolved_in_class: int = 0
-
-    @property
-    def precision(self) -> float | None:
-        judged = self.confirmed + self.corrected
-        return self.confirmed / judged if judged else None
-
-    @property
-    def recall(self) -> float | None:
-        return self.confirmed / self.resolved_in_class if self.resolved_in_class else None
-
-
-def model_outcomes(
-    *, session: Session, since: datetime | None = None, until: datetime | None = None
-) -> list[ClassOutcome]:
-    """Live precision and recall of the team models, per model and class, from stored
-    decisions (created in [since, until)) and what people did with the tickets after."""
-    query = select(
-        DecisionRow.ticket_id,
-        DecisionRow.team,
-        DecisionRow.team_source,
-        DecisionRow.trace,
-        TicketRow.team,
-        TicketRow.status,
-    ).join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
-    if since is not None:
-        query = query.where(DecisionRow.decided_at >= since)
-    if until is not None:
-        query = query.where(DecisionRow.decided_at < until)
-    decisions = session.execute(query).all()
-    corrected = _corrected(session, {d[0] for d in decisions if d[2].startswith("model:")})
-    outcomes: dict[tuple[str, str], ClassOutcome] = {}
-
-    def outcome(model: str, label: str) -> ClassOutcome:
-        key = (model, label)
-        if key not in outcomes:
-            outcomes[key] = ClassOutcome(model, label)
-        return outcomes[key]
-
-    for ticket_id, team, source, trace, final_team, status in decisions:
-        prediction = (trace or {}).get("prediction")
-        resolved = status in _RESOLVED
-        if prediction and resolved:
-            outcome(str(prediction["model"]), final_team).resolved_in_class += 1
-        if not source.startswith("model:"):
-            continue
-        counts = outcome(source.removeprefix("model:"), team)
-        counts.acted += 1
-        if (ticket_id, source) in corrected:
-            counts.corrected += 1
-        elif resolved:
-            counts.confirmed += 1
-        else:
-            counts.open += 1
-    return sorted(outcomes.values(), key=lambda o: (o.model, o.label))
-
-
-def _corrected(session: Session, ticket_ids: set[str]) -> set[tuple[str, str]]:
-    """(ticket, overturned source) of every misroute reassignment of these tickets."""
-    found: set[tuple[str, str]] = set()
-    ids = sorted(ticket_ids)
-    for start in range(0, len(ids), 1000):  # a bounded IN list
-        events = session.execute(
-            select(TicketEventRow.ticket_id, TicketEventRow.data).where(
-                TicketEventRow.kind == "reassigned",
-                TicketEventRow.ticket_id.in_(ids[start : start + 1000]),
-            )
-        )
-        found.update(
-            (ticket_id, str(data.get("overturned", "")))
-            for ticket_id, data in events
-            if data.get("misroute")
-        )
-    return found

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from affroute.analytics import metrics
 from affroute.api.deps import StateDep
-from affroute.service import learning, registry
+from affroute.service import registry
 from affroute.web.auth import Staff
 from affroute.web.pages.common import render
 
@@ -24,23 +25,23 @@ def _figure(value: Any, percent: bool = False) -> str:
 
 def models_data(session: Session) -> list[dict[str, Any]]:
     listed = registry.listed(session=session)
-    # The live figures read every decision's trace: only worth it with a model to show.
-    outcomes = learning.model_outcomes(session=session) if listed else []
-    live = {(o.model, o.label): o for o in outcomes}
+    # Live figures from the analytics facts, as /api/v1/metrics/models gives them.
+    found = metrics.model_quality(session=session, filters=metrics.Filters()) if listed else []
+    live = {(q.model, q.team): q for q in found if q.source == "live"}
     shown = []
     for row in listed:
-        metrics = row.metrics or {}
-        held = {c.get("label"): c for c in metrics.get("classes", []) if isinstance(c, dict)}
+        figures = row.metrics or {}
+        held = {c.get("label"): c for c in figures.get("classes", []) if isinstance(c, dict)}
         classes = []
         for label in row.classes:
-            own, seen = held.get(label, {}), live.get((row.name, str(label)))
+            own, seen = held.get(label, {}), live.get((f"model:{row.name}", str(label)))
             classes.append(
                 {
                     "label": label,
                     "precision": _figure(own.get("precision")),
                     "recall": _figure(own.get("recall")),
                     "threshold": _figure(own.get("threshold")),
-                    "acted": seen.acted if seen else 0,
+                    "acted": seen.decisions if seen else 0,
                     "confirmed": seen.confirmed if seen else 0,
                     "corrected": seen.corrected if seen else 0,
                     "live_precision": _figure(seen.precision if seen else None),
@@ -48,9 +49,9 @@ def models_data(session: Session) -> list[dict[str, Any]]:
                 }
             )
         overall = {
-            "macro_f1": _figure(metrics.get("macro_f1")),
-            "coverage": _figure(metrics.get("coverage"), percent=True),
-            "precision_acted": _figure(metrics.get("precision_acted"), percent=True),
+            "macro_f1": _figure(figures.get("macro_f1")),
+            "coverage": _figure(figures.get("coverage"), percent=True),
+            "precision_acted": _figure(figures.get("precision_acted"), percent=True),
         }
         shown.append({"row": row, "held": overall, "classes": classes})
     return shown
