@@ -241,6 +241,8 @@ class TicketRow(Base):
     __table_args__ = (
         Index("ix_tickets_queue", "team", "queued", "priority_rank", "score", "created_at"),
         Index("ix_tickets_created", "created_at", "id"),
+        # The open tickets by team and priority (queues board, overview), read from the index.
+        Index("ix_tickets_open", "status", "team", "priority", "queued", "created_at"),
     )
 
 
