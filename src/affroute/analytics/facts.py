@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from affroute.service.history import History
@@ -41,6 +41,9 @@ from affroute.store.models import (
 )
 
 WATERMARK = "analytics_events"
+# Counts the refreshes that changed fact rows: answers computed from the facts at one
+# version stay right until the next (see ``analytics.memo``).
+VERSION = "analytics_facts"
 OVERLAP = 5_000
 CHUNK = 2_000
 _OPEN = tuple(s.value for s in OPEN_STATUSES)
@@ -152,7 +155,7 @@ def refresh(*, session: Session, limit: int | None = 100_000) -> Refreshed:
             .distinct()
         )
     )
-    touched.update(
+    breached = set(
         session.scalars(
             select(TicketRow.id)
             .join(TicketFactRow, TicketFactRow.ticket_id == TicketRow.id)
@@ -163,11 +166,22 @@ def refresh(*, session: Session, limit: int | None = 100_000) -> Refreshed:
             )
         )
     )
-    ordered = sorted(touched)
+    ordered = sorted(touched | breached)
     for start in range(0, len(ordered), CHUNK):
         write(session, ordered[start : start + CHUNK])
     counter.value = max(seen, top)
+    # New events or new breaches change facts; the overlap alone re-reads what was written
+    # (a late commit it catches counts at the next new event).
+    if top > seen or breached:
+        session.execute(
+            update(MetaRow).where(MetaRow.key == VERSION).values(value=MetaRow.value + 1)
+        )
     return Refreshed(len(ordered), max(0, top - seen))
+
+
+def version(session: Session) -> int | None:
+    """How many refreshes have changed the facts (None before the migration that counts)."""
+    return session.scalar(select(MetaRow.value).where(MetaRow.key == VERSION))
 
 
 def write(session: Session, ticket_ids: Sequence[str]) -> None:

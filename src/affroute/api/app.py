@@ -42,6 +42,7 @@ from affroute.service.uow import UnitOfWork
 from affroute.settings import Settings
 from affroute.store.db import make_engine, session_factory
 from affroute.web import pages
+from affroute.web.pages import overview as overview_page
 
 log = logging.getLogger("affroute")
 
@@ -219,8 +220,12 @@ def _sweep_sla(state: AppState) -> int:
 
 
 def _refresh_facts(state: AppState) -> int:
-    """Bring the analytics facts up to the event log (other workers may be at it: skip)."""
-    return state.uow.run(lambda s: facts.refresh(session=s)).tickets
+    """Bring the analytics facts up to the event log (other workers may be at it: skip);
+    when they changed, work out the dashboard's unfiltered overview from them at once."""
+    done = state.uow.run(lambda s: facts.refresh(session=s))
+    if done.tickets:
+        state.uow.run(lambda s: overview_page.warm(s, state.facts_memo))
+    return done.tickets
 
 
 def _dispatch_surveys(state: AppState) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from affroute.analytics.memo import FactsMemo
 from affroute.service import keys
 from affroute.service.anomalies import EventWindow
 from affroute.service.errors import ForbiddenError
@@ -38,6 +39,8 @@ class AppState:
     clock: Callable[[], datetime] = utc_now
     # The continuous anomaly scan's events in memory: each scan reads only what arrived since.
     anomaly_window: EventWindow = field(default_factory=EventWindow)
+    # The dashboard's answers from the analytics facts, kept until the facts change.
+    facts_memo: FactsMemo = field(default_factory=FactsMemo)
     _keys: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from affroute.analytics import metrics, operational
+from affroute.analytics.memo import FactsMemo
 from affroute.api.deps import StateDep
 from affroute.service.keys import Role
 from affroute.web.auth import Anyone, Staff
@@ -38,20 +39,24 @@ class Period:
     surveys: metrics.SurveyFigures
 
     @staticmethod
-    def read(session: Session, chosen: metrics.Filters) -> Period:
-        return Period(
-            compliance=metrics.sla_compliance(session=session, filters=chosen),
-            misroutes=metrics.misroute_rate(session=session, filters=chosen),
-            surveys=metrics.survey_figures(session=session, filters=chosen),
+    def read(session: Session, chosen: metrics.Filters, memo: FactsMemo) -> Period:
+        return memo.get(
+            session,
+            ("period", chosen),
+            lambda: Period(
+                compliance=metrics.sla_compliance(session=session, filters=chosen),
+                misroutes=metrics.misroute_rate(session=session, filters=chosen),
+                surveys=metrics.survey_figures(session=session, filters=chosen),
+            ),
         )
 
 
 def overview_cards(
-    session: Session, filters: Filters, now: datetime, period: Period | None = None
+    session: Session, filters: Filters, now: datetime, memo: FactsMemo, period: Period | None = None
 ) -> dict[str, Any]:
     """The live counts (from the tickets as they are) and the period's headline figures."""
     chosen = metric_filters(filters)
-    period = period or Period.read(session, chosen)
+    period = period or Period.read(session, chosen, memo)
     queues = operational.open_queues(session=session, filters=chosen)
     soon = operational.about_to_breach(session=session, filters=chosen, now=now, limit=10_000)
     by_priority = [r for r in period.compliance if r.axis == "priority"]
@@ -70,10 +75,19 @@ def overview_cards(
     }
 
 
-def overview_charts(session: Session, filters: Filters, period: Period) -> dict[str, Any]:
+def overview_charts(
+    session: Session, filters: Filters, period: Period, memo: FactsMemo
+) -> dict[str, Any]:
     """Every row of the measurement table, as charts (and the correlation's figures)."""
-    chosen = metric_filters(filters)
     changes = metrics.config_changes(session=session)
+    key = ("charts", metric_filters(filters), tuple(c.version for c in changes))
+    return memo.get(session, key, lambda: _charts(session, filters, period, changes))
+
+
+def _charts(
+    session: Session, filters: Filters, period: Period, changes: list[metrics.ConfigChange]
+) -> dict[str, Any]:
+    chosen = metric_filters(filters)
     around = "latest" if len(changes) >= 2 else None
     resolution = metrics.resolution_by_segment(session=session, filters=chosen, around=around)
     segments_shown = list(dict.fromkeys(r.segment for r in resolution))
@@ -180,6 +194,13 @@ def overview_charts(session: Session, filters: Filters, period: Period) -> dict[
     }
 
 
+def warm(session: Session, memo: FactsMemo) -> None:
+    """Compute the unfiltered overview's facts-based figures into ``memo`` (after a refresh
+    changed the facts), so the page most people open answers from memory."""
+    period = Period.read(session, metrics.Filters(), memo)
+    overview_charts(session, Filters(), period, memo)
+
+
 @router.get("/")
 def overview(request: Request, state: StateDep, user: Anyone, filters: FiltersDep) -> Response:
     if user.role is Role.AGENT:
@@ -187,10 +208,10 @@ def overview(request: Request, state: StateDep, user: Anyone, filters: FiltersDe
     now = state.clock()
 
     def work(session: Session) -> dict[str, Any]:
-        period = Period.read(session, metric_filters(filters))
+        period = Period.read(session, metric_filters(filters), state.facts_memo)
         return {
-            "cards": overview_cards(session, filters, now, period),
-            "charts": overview_charts(session, filters, period),
+            "cards": overview_cards(session, filters, now, state.facts_memo, period),
+            "charts": overview_charts(session, filters, period, state.facts_memo),
             "teams": config_teams(state, session),
         }
 
@@ -206,5 +227,5 @@ def overview_cards_fragment(
     request: Request, state: StateDep, user: Staff, filters: FiltersDep
 ) -> Response:
     now = state.clock()
-    cards = state.uow.run(lambda s: overview_cards(s, filters, now))
+    cards = state.uow.run(lambda s: overview_cards(s, filters, now, state.facts_memo))
     return render(request, "_overview_cards.html", user, cards=cards)

@@ -42,8 +42,13 @@ def satisfaction_page(
                 .limit(20)
             )
         )
-        outcomes = metrics.routing_outcomes(
-            session=session, filters=metric_filters(filters), by=metrics.OutcomeKey.DECIDED_BY
+        chosen = metric_filters(filters)
+        outcomes = state.facts_memo.get(
+            session,
+            ("outcomes", chosen),
+            lambda: metrics.routing_outcomes(
+                session=session, filters=chosen, by=metrics.OutcomeKey.DECIDED_BY
+            ),
         )
         return {"rows": rows, "comments": comments, "outcomes": outcomes}
 

@@ -1,5 +1,6 @@
 """An index of the tickets by status, team and priority: the live queue counts (queues
 board, overview cards) read the few open tickets from it instead of scanning all tickets.
+And a counter of the analytics facts' changes, for answers kept until the facts change.
 
 Revision ID: 0016
 Revises: 0015
@@ -19,7 +20,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_tickets_open", "tickets", ["status", "team", "priority", "queued", "created_at"]
     )
+    op.execute("INSERT INTO meta (key, value) VALUES ('analytics_facts', 0)")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM meta WHERE key = 'analytics_facts'")
     op.drop_index("ix_tickets_open", table_name="tickets")
