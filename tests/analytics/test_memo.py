@@ -20,7 +20,9 @@ def test_an_answer_is_kept_until_the_facts_change(uow: UnitOfWork) -> None:
 
         return memo.get(session, ("misroutes",), compute)
 
+    assert not memo.asked(("misroutes",))
     first = uow.run(misroutes)
+    assert memo.asked(("misroutes",))
     assert uow.run(misroutes) == first and len(computed) == 1  # kept
     uow.run(lambda s: facts.refresh(session=s))  # no new events (PostgreSQL re-reads a few)
     assert uow.run(misroutes) == first and len(computed) == 1  # nothing changed: still kept

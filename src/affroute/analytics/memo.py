@@ -29,6 +29,11 @@ class FactsMemo:
         self._answers: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def asked(self, key: Hashable) -> bool:
+        """Whether ``key`` was asked (at any version) and is still among the kept answers."""
+        with self._lock:
+            return key in self._answers
+
     def get(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
         """The answer to ``key`` at the facts' current version: kept, or computed now."""
         current = facts.version(session)

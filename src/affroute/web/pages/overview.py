@@ -196,7 +196,10 @@ def _charts(
 
 def warm(session: Session, memo: FactsMemo) -> None:
     """Compute the unfiltered overview's facts-based figures into ``memo`` (after a refresh
-    changed the facts), so the page most people open answers from memory."""
+    changed the facts), so the page most people open answers from memory; only once
+    someone has opened it, so that no work is spent on a dashboard nobody looks at."""
+    if not memo.asked(("period", metrics.Filters())):
+        return
     period = Period.read(session, metrics.Filters(), memo)
     overview_charts(session, Filters(), period, memo)
 
