@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from affroute.config import ConfigError, RoutingConfig, load_config
 from affroute.service.uow import UnitOfWork
@@ -38,17 +45,20 @@ def unit_of_work(settings: Settings) -> UnitOfWork:
     return UnitOfWork(session_factory(make_engine(settings.database_url)))
 
 
+def new_bar(*, elapsed: bool = False) -> Progress:
+    """A transient bar on stderr: done of total, and the time left (or, with ``elapsed``,
+    the time taken, for steps too uneven to extrapolate)."""
+    clock = TimeElapsedColumn() if elapsed else TimeRemainingColumn()
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), clock,
+        console=err, transient=True,
+    )  # fmt: skip
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A transient progress bar on stderr; yields a function that sets how much is done."""
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
+    bar = new_bar()
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda done: bar.update(task, completed=done)

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from affroute.cli.common import err, out, settings_for, unit_of_work
+from affroute.cli.common import err, new_bar, out, settings_for, unit_of_work
 
 DataFile = Annotated[
     Path, typer.Option("--data", help="Tickets as .csv or .jsonl.", exists=True, dir_okay=False)
@@ -31,14 +30,7 @@ def _columns(value: str) -> tuple[str, ...]:
 @contextmanager
 def _steps(description: str, total: int) -> Iterator[Any]:
     """A transient bar over a known number of named steps."""
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
+    bar = new_bar(elapsed=True)
     with bar:
         task = bar.add_task(description, total=total)
 

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from affroute.cli.common import err, load_config_or_exit, out
+from affroute.cli.common import err, load_config_or_exit, new_bar, out
 from affroute.engine import RoutingContext
 from affroute.sim.files import InputError, read_agents, read_arrivals, read_servicenow
 from affroute.sim.model import BASELINES, Policy, PolicyKind
@@ -78,10 +77,7 @@ def simulate_command(
     if baselines:
         policies += [Policy(kind.value, kind, base) for kind in BASELINES]
 
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, transient=True,
-    )  # fmt: skip
+    bar = new_bar(elapsed=True)
     with bar:
         total = bar.add_task("simulating", total=len(policies) * seeds)
 
